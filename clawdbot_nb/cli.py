@@ -1,0 +1,56 @@
+"""`clawdbot-nb`: a thin argparse front-end over state/ and api/, mirroring Clawdbot's commands.
+
+Each command group lives beside the code it drives and registers itself here; this module
+only builds the parser, runs the chosen handler and turns a `ClawdbotError` into one line on
+stderr and exit code 1 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from clawdbot_nb.errors import ClawdbotError
+
+PROG = "clawdbot-nb"
+
+#: Functions that add a command group to the top-level subparsers.
+_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    # Imported here, not at module top, so `clawdbot-nb --help` stays cheap and each group
+    # keeps its own heavy imports inside its handlers.
+    return [*_REGISTRARS]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Claude from a notebook: Clawdbot-compatible auth profiles, cached prompts, usage.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in _registrars():
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except ClawdbotError as error:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

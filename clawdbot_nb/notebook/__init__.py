@@ -1,0 +1,1 @@
+"""The IPython/Jupyter front-end: extension entry points, magics, widgets, rich display."""

@@ -1,0 +1,1 @@
+"""A local simulator of the Anthropic HTTP API with prompt-caching semantics."""
