@@ -22,7 +22,9 @@ _REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = []
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     # Imported here, not at module top, so `clawdbot-nb --help` stays cheap and each group
     # keeps its own heavy imports inside its handlers.
-    return [*_REGISTRARS]
+    from clawdbot_nb.commands import auth as auth_commands
+
+    return [*_REGISTRARS, auth_commands.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

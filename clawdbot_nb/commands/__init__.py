@@ -1,0 +1,1 @@
+"""`clawdbot-nb` command groups; each module registers its subcommands on the parser."""

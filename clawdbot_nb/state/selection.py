@@ -1,0 +1,106 @@
+"""Which credentials a request may use, in order, or the troubleshooting error that says why none.
+
+Profiles in the agent's order come first; the environment (`ANTHROPIC_OAUTH_TOKEN`, then
+`ANTHROPIC_API_KEY`) is used only when the agent has no profile for the provider at all,
+as in the gateway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clawdbot_nb.state.agent import AgentState, now_ms
+from clawdbot_nb.state.config import ClawdbotConfig
+from clawdbot_nb.state.credentials import (
+    ApiKeyCredential,
+    Credential,
+    TokenCredential,
+    looks_like_oauth_token,
+)
+from clawdbot_nb.state.durations import format_remaining
+from clawdbot_nb.state.order import ProfileOrder, resolve_profile_order, unusable_reason
+from clawdbot_nb.state.store import AuthStore
+from clawdbot_nb.state.troubleshooting import no_api_key, no_available_profile, no_credentials_for_profile
+
+
+@dataclass(frozen=True)
+class AuthCandidate:
+    """One credential to try: a stored profile, or the environment (`profile_id` None)."""
+
+    profile_id: str | None
+    credential: Credential
+    source: str  # "store" or e.g. "env: ANTHROPIC_API_KEY"
+
+    @property
+    def label(self) -> str:
+        return self.profile_id or self.source
+
+
+def profile_order(store: AuthStore, config: ClawdbotConfig, provider: str, now: int) -> ProfileOrder:
+    """The agent's order for `provider` from its store and config."""
+    return resolve_profile_order(
+        provider,
+        credentials=store.profiles,
+        stats={pid: store.stats(pid) for pid in store.profiles},
+        store_order=store.order(provider),
+        config_order=config.auth_order.get(provider),
+        config_profiles=config.auth_profiles,
+        now_ms=now,
+    )
+
+
+def unusable_summary(store: AuthStore, profile_id: str, now: int) -> str:
+    """`cooldown 4m (rate_limit)` or `disabled 5h (billing)`."""
+    stats = store.stats(profile_id)
+    kind = stats.unusable_kind(now) or "cooldown"
+    reason = stats.unusable_reason(now)
+    remaining = format_remaining((stats.unusable_until() or now) - now)
+    return f"{kind} {remaining}" + (f" ({reason})" if reason else "")
+
+
+def auth_candidates(
+    agent: AgentState,
+    provider: str = "anthropic",
+    *,
+    profile_id: str | None = None,
+    store: AuthStore | None = None,
+    config: ClawdbotConfig | None = None,
+    now: int | None = None,
+) -> list[AuthCandidate]:
+    """The credentials to try for one request, best first; raises the matching troubleshooting
+    error when there are none. An explicitly named profile is the only candidate (a user's
+    pin is honoured even while it cools down)."""
+    provider = provider.lower()
+    config = config or agent.config()
+    store = store or agent.load_store(config=config)
+    now = now_ms() if now is None else now
+
+    if profile_id is not None:
+        credential = store.get(profile_id)
+        reason = unusable_reason(profile_id, credential, provider, config.auth_profiles.get(profile_id), now)
+        if reason is not None or credential is None:
+            raise no_credentials_for_profile(profile_id, agent.agent_id, agent.is_default, reason or "")
+        return [AuthCandidate(profile_id, credential, "store")]
+
+    order = profile_order(store, config, provider, now)
+    if order.available:
+        return [AuthCandidate(pid, store.profiles[pid], "store") for pid in order.available]
+    if order.ordered:
+        raise no_available_profile(
+            provider,
+            [f"{pid} {unusable_summary(store, pid, now)}" for pid in order.ordered],
+            agent.agent_id,
+            agent.is_default,
+        )
+    if order.skipped:
+        first, reason = next(iter(order.skipped.items()))
+        raise no_credentials_for_profile(first, agent.agent_id, agent.is_default, reason)
+    env = agent.env_credential(provider, config)
+    if env is None:
+        raise no_api_key(provider, agent.agent_id, agent.is_default)
+    credential: Credential = (
+        TokenCredential(provider=provider, token=env.value)
+        if looks_like_oauth_token(env.value)
+        else ApiKeyCredential(provider=provider, key=env.value)
+    )
+    return [AuthCandidate(None, credential, env.source)]
