@@ -23,7 +23,7 @@ from clawdbot_nb.errors import ParseError
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
-_JSON5_LOCATION = re.compile(r":(\d+) (.*) at column (\d+)")
+_JSON5_LOCATION = re.compile(r":(\d+) (.*) at column (\d+)", re.DOTALL)
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -35,6 +35,12 @@ def ensure_private_dir(path: Path) -> None:
         if current.parent == current:
             break
         current = current.parent
+    if not current.is_dir():
+        raise ParseError(
+            "expected a directory but found a file",
+            path=current,
+            fix="move that file away so the directory can be created",
+        )
     for directory in reversed(missing):
         try:
             directory.mkdir(mode=DIR_MODE)
@@ -51,12 +57,6 @@ def ensure_private_dir(path: Path) -> None:
                 path=directory,
                 fix="check the owner and permissions of its parent directory",
             ) from error
-    if not path.is_dir():
-        raise ParseError(
-            "expected a directory but found a file",
-            path=path,
-            fix="move that file away so the directory can be created",
-        )
 
 
 def read_text(path: Path, *, what: str) -> str | None:
@@ -118,7 +118,8 @@ def parse_json5(text: str, *, path: Path, what: str) -> Any:
     except ValueError as error:
         match = _JSON5_LOCATION.search(str(error))
         if match:
-            line, detail, column = int(match.group(1)), match.group(2), int(match.group(3))
+            line, column = int(match.group(1)), int(match.group(3))
+            detail = match.group(2).replace("\n", "\\n")
         else:
             line, detail, column = strict.lineno, strict.msg, strict.colno
         raise ParseError(

@@ -25,13 +25,17 @@ OWN_SUBDIR = "clawdbot-nb"
 _AGENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-def _expand(value: str) -> Path:
-    return Path(os.path.expanduser(value.strip()))
-
-
 def _home(env: Mapping[str, str]) -> Path:
     home = env.get("HOME") or env.get("USERPROFILE")
     return Path(home) if home else Path.home()
+
+
+def _expand(value: str, env: Mapping[str, str]) -> Path:
+    """`~` and `~/x` expanded against the given environment's home, as the gateway does."""
+    text = value.strip()
+    if text == "~" or text.startswith("~/"):
+        return _home(env) / text[2:]
+    return Path(os.path.expanduser(text))
 
 
 def resolve_state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -45,7 +49,7 @@ def resolve_state_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     explicit = env.get("CLAWDBOT_STATE_DIR", "").strip()
     if explicit:
-        return _expand(explicit)
+        return _expand(explicit, env)
     home = _home(env)
     canonical = home / ".clawdbot"
     if canonical.is_dir():
@@ -53,7 +57,7 @@ def resolve_state_dir(env: Mapping[str, str] | None = None) -> Path:
     for name in ("MOLTBOT_STATE_DIR", "OPENCLAW_STATE_DIR"):
         value = env.get(name, "").strip()
         if value:
-            return _expand(value)
+            return _expand(value, env)
     for legacy in (".moltbot", ".moldbot", ".openclaw"):
         if (home / legacy).is_dir():
             return home / legacy
@@ -65,7 +69,7 @@ def resolve_config_path(state_dir: Path, env: Mapping[str, str] | None = None) -
     env = os.environ if env is None else env
     explicit = env.get("CLAWDBOT_CONFIG_PATH", "").strip()
     if explicit:
-        return _expand(explicit)
+        return _expand(explicit, env)
     canonical = state_dir / CONFIG_FILENAME
     if canonical.exists():
         return canonical
@@ -114,9 +118,9 @@ def resolve_agent_dir(
         for name in ("CLAWDBOT_AGENT_DIR", "PI_CODING_AGENT_DIR"):
             value = env.get(name, "").strip()
             if value:
-                return _expand(value)
+                return _expand(value, env)
     if configured_dir and configured_dir.strip():
-        return _expand(configured_dir)
+        return _expand(configured_dir, env)
     standard = state_dir / "agents" / agent_id / "agent"
     if is_default and not (standard / AUTH_PROFILE_FILENAME).exists():
         legacy = state_dir / "agent"
@@ -129,7 +133,7 @@ def legacy_oauth_file(state_dir: Path, env: Mapping[str, str] | None = None) -> 
     """`<state>/credentials/oauth.json`, the pre-profile OAuth import file."""
     env = os.environ if env is None else env
     override = env.get("CLAWDBOT_OAUTH_DIR", "").strip()
-    base = _expand(override) if override else state_dir / "credentials"
+    base = _expand(override, env) if override else state_dir / "credentials"
     return base / "oauth.json"
 
 
@@ -147,7 +151,7 @@ def claude_config_dir(env: Mapping[str, str] | None = None) -> Path:
     """Claude Code's config dir: `$CLAUDE_CONFIG_DIR`, else `~/.claude`."""
     env = os.environ if env is None else env
     explicit = env.get("CLAUDE_CONFIG_DIR", "").strip()
-    return _expand(explicit) if explicit else _home(env) / ".claude"
+    return _expand(explicit, env) if explicit else _home(env) / ".claude"
 
 
 def display_path(path: Path, env: Mapping[str, str] | None = None) -> str:

@@ -111,6 +111,9 @@ class AuthStore:
         stats = self.data.get("usageStats")
         if isinstance(stats, dict) and stats.pop(profile_id, None) is not None:
             found = True
+        for section in ("lastGood", "usageStats"):
+            if self.data.get(section) == {}:
+                del self.data[section]
         if found:
             self._touch()
         return found

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from clawdbot_nb.errors import ParseError
+from clawdbot_nb.state.jsonfile import (
+    ensure_private_dir,
+    read_json_object,
+    write_json_atomic,
+)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_write_is_two_space_json_with_newline_0600_in_0700_dirs(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "file.json"
+    write_json_atomic(target, {"version": 1, "profiles": {"x": {"k": "ü"}}})
+    assert target.read_text(encoding="utf-8") == (
+        '{\n  "version": 1,\n  "profiles": {\n    "x": {\n      "k": "ü"\n    }\n  }\n}\n'
+    )
+    assert mode(target) == 0o600
+    assert mode(tmp_path / "a") == 0o700 and mode(tmp_path / "a" / "b") == 0o700
+    assert not list(target.parent.glob("*.tmp"))
+
+
+def test_backups_rotate_and_keep_five(tmp_path: Path) -> None:
+    target = tmp_path / "clawdbot.json"
+    for n in range(8):
+        write_json_atomic(target, {"n": n}, backups=5)
+    assert read_json_object(target, what="config") == {"n": 7}
+    assert json.loads((tmp_path / "clawdbot.json.bak").read_text()) == {"n": 6}
+    assert [json.loads((tmp_path / f"clawdbot.json.bak.{i}").read_text())["n"] for i in range(1, 5)] == [
+        5,
+        4,
+        3,
+        2,
+    ]
+    assert not (tmp_path / "clawdbot.json.bak.5").exists()
+    assert mode(tmp_path / "clawdbot.json.bak") == 0o600
+
+
+def test_json5_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text("// comment\n{\n  unquoted: 'single',\n  trailing: [1, 2,],\n}\n")
+    assert read_json_object(path, what="config") == {"unquoted": "single", "trailing": [1, 2]}
+
+
+def test_json5_error_names_file_line_column_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "clawdbot.json"
+    path.write_text('{\n  "auth": {\n    "profiles": { "a": 1 \n  }\n')
+    with pytest.raises(ParseError) as info:
+        read_json_object(path, what="config")
+    error = info.value
+    assert error.path == str(path)
+    assert error.line is not None and error.column is not None
+    text = str(error)
+    assert text.startswith(f"{path}:{error.line}:{error.column}: the config is not valid JSON5")
+    assert "Fix:" in text and "clawdbot.json.bak" in text
+
+
+def test_json5_error_location_is_the_offending_token(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text("{\n  a: 1,\n  b: tru\n}")
+    with pytest.raises(ParseError) as info:
+        read_json_object(path, what="config")
+    assert info.value.line == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "is empty"),
+        (b'{"version": 1, "prof', "not valid JSON5"),
+        (b"[1, 2]", "must hold a JSON object"),
+        (b'{"key": "\xff\xfe"}', "not UTF-8"),
+    ],
+)
+def test_bad_files_give_a_located_error(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "auth-profiles.json"
+    path.write_bytes(content)
+    with pytest.raises(ParseError) as info:
+        read_json_object(path, what="auth profile store")
+    assert expected in str(info.value)
+    assert info.value.line is not None
+    assert path.read_bytes() == content  # reading never changes the file
+
+
+def test_non_utf8_error_points_at_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_bytes(b'{\n  "a": "ok",\n  "b": "\xc3\x28"\n}')
+    with pytest.raises(ParseError) as info:
+        read_json_object(path, what="config")
+    assert (info.value.line, info.value.column) == (3, 9)
+
+
+def test_directory_where_a_file_should_be(tmp_path: Path) -> None:
+    path = tmp_path / "clawdbot.json"
+    path.mkdir()
+    with pytest.raises(ParseError, match="is a directory"):
+        read_json_object(path, what="config")
+    with pytest.raises(ParseError, match="found a directory"):
+        write_json_atomic(path, {})
+
+
+def test_file_where_a_directory_should_be(tmp_path: Path) -> None:
+    (tmp_path / "agents").write_text("oops")
+    with pytest.raises(ParseError, match="found a file"):
+        ensure_private_dir(tmp_path / "agents" / "main")
+
+
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.json"
+    path.write_text("{}")
+    path.chmod(0)
+    if os.geteuid() == 0:  # root reads anything: make the read fail the way it does for a user
+
+        def denied(self: Path) -> bytes:
+            raise PermissionError(13, "Permission denied", str(self))
+
+        monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ParseError, match="permission denied"):
+        read_json_object(path, what="config")
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_file_parseable(tmp_path: Path) -> None:
+    target = tmp_path / "auth-profiles.json"
+    write_json_atomic(target, {"version": 1, "profiles": {"keep": {"type": "api_key"}}})
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        from pathlib import Path
+        import clawdbot_nb.state.jsonfile as jf
+        real_write = os.write
+        def slow_write(fd, data):
+            # Write a little, tell the parent, then hang: the parent kills us mid-write.
+            real_write(fd, bytes(data[:10]))
+            print("writing", flush=True)
+            import time; time.sleep(60)
+        jf.os.write = slow_write
+        jf.write_json_atomic(Path({str(target)!r}), {{"version": 1, "profiles": {{"x" * 1000: 1}}}})
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert read_json_object(target, what="store") == {"version": 1, "profiles": {"keep": {"type": "api_key"}}}
+    leftovers = list(tmp_path.glob("*.tmp"))
+    assert leftovers, "the killed writer's temp file stays behind, the target is untouched"
+    time.sleep(0)  # nothing else to wait for; the target was never replaced
