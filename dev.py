@@ -47,7 +47,27 @@ def ensure_venv() -> None:
 
 
 def demo(args: list[str]) -> int:
-    return _run(PYTHON, "-m", "clawdbot_nb.demo", *args)
+    """Onboard two demo profiles into a throwaway state dir and show `models status`."""
+    import shutil
+
+    state = ROOT / "out" / "demo-state"
+    shutil.rmtree(state, ignore_errors=True)
+    env = {**os.environ, "CLAWDBOT_STATE_DIR": str(state), "CLAUDE_CONFIG_DIR": str(state / "claude")}
+    cli = [PYTHON, "-m", "clawdbot_nb"]
+    demo_key = "sk-ant-api03-demo-not-a-real-key-" + "0" * 60 + "DEMO"
+    demo_token = "sk-ant-oat01-demo-not-a-real-token-" + "0" * 60 + "DEMO"
+    steps = [
+        [*cli, "onboard", "--non-interactive", "--auth-choice", "apiKey", "--anthropic-api-key", demo_key],
+        [*cli, "onboard", "--non-interactive", "--auth-choice", "token", "--token-provider", "anthropic",
+         "--token", demo_token, "--token-profile-id", "anthropic:manual", "--token-expires-in", "365d"],
+        [*cli, "models", "status"],
+    ]  # fmt: skip
+    for step in steps:
+        status = _run(*step, env=env)
+        if status:
+            return status
+    print(f"\ndemo state dir: {state}")
+    return 0
 
 
 def test(args: list[str]) -> int:

@@ -8,8 +8,10 @@ stderr and exit code 1 (never a traceback).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from clawdbot_nb.errors import ClawdbotError
 
@@ -23,12 +25,25 @@ def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     # Imported here, not at module top, so `clawdbot-nb --help` stays cheap and each group
     # keeps its own heavy imports inside its handlers.
     from clawdbot_nb.commands import auth as auth_commands
+    from clawdbot_nb.sim import cli as sim_cli
 
-    return [*_REGISTRARS, auth_commands.register]
+    return [*_REGISTRARS, auth_commands.register, sim_cli.register]
+
+
+_SECRET_SHAPED = re.compile(r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_-]+")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse echoes unknown arguments in its errors; a secret pasted there is masked first."""
+
+    def error(self, message: str) -> NoReturn:
+        from clawdbot_nb.state.credentials import mask_secret
+
+        super().error(_SECRET_SHAPED.sub(lambda m: mask_secret(m.group(0)), message))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Claude from a notebook: Clawdbot-compatible auth profiles, cached prompts, usage.",
     )

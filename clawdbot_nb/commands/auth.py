@@ -159,10 +159,6 @@ def _run_order(args: argparse.Namespace) -> int:
     if args.action == "set":
         order = onboarding.set_order(agent, provider, args.profile_ids)
     elif args.action == "clear":
-        if args.profile_ids:
-            raise UsageError(
-                "order clear takes no profile ids.", fix=f"run: models auth order clear --provider {provider}"
-            )
         onboarding.clear_order(agent, provider)
         order = None
     else:

@@ -92,15 +92,18 @@ def auth_candidates(
             agent.agent_id,
             agent.is_default,
         )
-    if order.skipped:
-        first, reason = next(iter(order.skipped.items()))
-        raise no_credentials_for_profile(first, agent.agent_id, agent.is_default, reason)
     env = agent.env_credential(provider, config)
-    if env is None:
-        raise no_api_key(provider, agent.agent_id, agent.is_default)
-    credential: Credential = (
-        TokenCredential(provider=provider, token=env.value)
-        if looks_like_oauth_token(env.value)
-        else ApiKeyCredential(provider=provider, key=env.value)
-    )
-    return [AuthCandidate(None, credential, env.source)]
+    if env is not None:
+        credential: Credential = (
+            TokenCredential(provider=provider, token=env.value)
+            if looks_like_oauth_token(env.value)
+            else ApiKeyCredential(provider=provider, key=env.value)
+        )
+        return [AuthCandidate(None, credential, env.source)]
+    # Profiles this agent stores but cannot use (expired, empty, wrong mode) deserve their own
+    # message; ids known only from the shared config say nothing about this agent.
+    stored_but_unusable = {pid: why for pid, why in order.skipped.items() if store.get(pid) is not None}
+    if stored_but_unusable:
+        first, reason = next(iter(stored_but_unusable.items()))
+        raise no_credentials_for_profile(first, agent.agent_id, agent.is_default, reason)
+    raise no_api_key(provider, agent.agent_id, agent.is_default)

@@ -276,7 +276,7 @@ class StatusReport:
                         when = (
                             f" expires in {format_remaining(h.remaining_ms)}"
                             if h.remaining_ms > 0
-                            else f" expired {format_remaining(-h.remaining_ms)} ago"
+                            else f" {format_remaining(-h.remaining_ms)} ago"
                         )
                     lines.append(f"  - {h.label} {h.status}{when}")
         return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""Promises about the project itself: lint-clean, cheap to import, set-up commands documented."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("anthropic", "pandas", "ipywidgets", "matplotlib", "IPython", "json5", "keyring", "httpx2")
+
+
+def _imported_after(statement: str) -> list[str]:
+    probe = f"import sys; {statement}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    return done.stdout.split()
+
+
+def test_importing_the_package_loads_nothing_heavy() -> None:
+    assert _imported_after("import clawdbot_nb") == []
+
+
+def test_state_layer_imports_no_network_ipython_or_pandas() -> None:
+    statement = (
+        "import clawdbot_nb.state.status, clawdbot_nb.state.onboarding, clawdbot_nb.state.wizard, "
+        "clawdbot_nb.state.selection, clawdbot_nb.cli"
+    )
+    assert _imported_after(statement) == []
+
+
+def test_ruff_is_clean() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "python3 dev.py demo" in readme and "python3 dev.py test" in readme
+    assert "python3 dev.py test" in (ROOT / ".ci" / "run").read_text()
