@@ -1,0 +1,108 @@
+"""The simulator's request log, for assertions: one record per request, secrets masked.
+
+A record names its credential by masked form and fingerprint, never the raw secret; filter
+with `secret=` to match a credential you hold (it is fingerprinted for the comparison).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+from clawdbot_nb.sim.credentials import fingerprint
+
+__all__ = ["OAUTH_TOKEN_PATH", "RequestLog", "RequestRecord"]
+
+OAUTH_TOKEN_PATH = "/v1/oauth/token"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    request_id: str
+    time: float  # virtual unix seconds when the request arrived
+    method: str
+    path: str
+    status: int
+    stream: bool = False
+    credential: str | None = None  # masked
+    credential_fingerprint: str | None = None
+    credential_kind: str | None = None  # api_key | setup_token | oauth | refresh_token
+    organization: str | None = None
+    workspace: str | None = None
+    model: str | None = None
+    usage: dict | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    fault: str | None = None
+    message_id: str | None = None
+    batch_id: str | None = None
+    grant_type: str | None = None
+    api_version: str | None = None
+
+
+_FIELDS = frozenset(f.name for f in fields(RequestRecord))
+
+
+class RequestLog:
+    """Append-only, thread-safe; iterate or index it like a list of `RequestRecord`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def append(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def _snapshot(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        return iter(self._snapshot())
+
+    def __getitem__(self, index: int) -> RequestRecord:
+        with self._lock:
+            return self._records[index]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def filter(self, *, secret: str | None = None, **criteria: Any) -> list[RequestRecord]:
+        """Records whose fields equal every criterion; `secret=` matches a raw credential."""
+        unknown = set(criteria) - _FIELDS
+        if unknown:
+            raise TypeError(f"unknown RequestRecord field(s): {', '.join(sorted(unknown))}")
+        wanted_fp = fingerprint(secret) if secret is not None else None
+        return [
+            record
+            for record in self._snapshot()
+            if (wanted_fp is None or record.credential_fingerprint == wanted_fp)
+            and all(getattr(record, name) == value for name, value in criteria.items())
+        ]
+
+    def count(self, *, secret: str | None = None, **criteria: Any) -> int:
+        return len(self.filter(secret=secret, **criteria))
+
+    def last(self, *, secret: str | None = None, **criteria: Any) -> RequestRecord | None:
+        matches = self.filter(secret=secret, **criteria)
+        return matches[-1] if matches else None
+
+    def messages(self, **criteria: Any) -> list[RequestRecord]:
+        """`POST /v1/messages` records."""
+        return self.filter(method="POST", path="/v1/messages", **criteria)
+
+    def oauth_token_calls(self, **criteria: Any) -> list[RequestRecord]:
+        """Every `POST /v1/oauth/token` record (any grant, any outcome)."""
+        return self.filter(method="POST", path=OAUTH_TOKEN_PATH, **criteria)
+
+    def oauth_refreshes(self, **criteria: Any) -> int:
+        """How many refresh_token grants reached the token endpoint (`status=200` for successes)."""
+        return len(self.oauth_token_calls(grant_type="refresh_token", **criteria))
