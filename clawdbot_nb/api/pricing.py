@@ -263,9 +263,10 @@ def compute_cost(
     money fields and a warning, once per model id per process.
     """
     counts = usage_counts(usage)
-    if inference_geo is None and not isinstance(usage, UsageCounts) and usage is not None:
-        inference_geo = _field(usage, "inference_geo")
-    if not isinstance(usage, UsageCounts) and usage is not None:
+    if usage is not None and not isinstance(usage, UsageCounts):
+        # What the response says it was billed as counts even when the caller did not say.
+        if inference_geo is None:
+            inference_geo = _field(usage, "inference_geo")
         batch = batch or _field(usage, "service_tier") == "batch"
     us = isinstance(inference_geo, str) and inference_geo.lower() == "us"
     prices = prices_for(model, overrides)
