@@ -120,9 +120,12 @@ def _hashes(params: dict, blocks: list[Block]) -> list[bytes]:
                 state = _chain(state, b"M" + _messages_flags(params))
                 section = "messages"
         if block.section == "tools":
-            # A web search tool toggles like a flag: it leaves the tools prefix alone (§3.2).
-            if not _is_web_search(block.raw):
-                state = _chain(state, b"T" + _dump(_without_cache_control(block.raw)))
+            if _is_web_search(block.raw):
+                # A web search tool toggles like a flag: it leaves the tools prefix alone (§3.2),
+                # yet its own position gets a hash no other position shares.
+                hashes.append(_chain(state, b"W" + _dump(_without_cache_control(block.raw))))
+                continue
+            state = _chain(state, b"T" + _dump(_without_cache_control(block.raw)))
         elif block.section == "system":
             state = _chain(state, b"s" + _dump(_without_cache_control(block.raw)))
         else:

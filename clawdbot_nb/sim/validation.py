@@ -125,6 +125,8 @@ def _validate_block(block: Any, role: str, where: str, *, nested: bool = False) 
             if block.get("cache_control") is not None:
                 raise invalid_request(f"{where}.text: cache_control cannot be set for empty text blocks")
             raise invalid_request("messages: text content blocks must be non-empty")
+        if not text.strip() and role != "assistant":
+            raise invalid_request("messages: text content blocks must contain non-whitespace text")
         if role == "user" and block.get("citations"):
             raise invalid_request(f"{where}.citations: Extra inputs are not permitted")
     elif kind == "image" or kind == "document":
@@ -180,6 +182,17 @@ def _validate_messages(messages: Any) -> None:
             raise invalid_request(f"{where}: {_NON_EMPTY}")
         for b_index, block in enumerate(content):
             _validate_block(block, role, f"{where}.content.{b_index}")
+    final = messages[last]
+    if isinstance(final, dict) and final.get("role") == "assistant":
+        content = final.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        tail = blocks[-1] if blocks else None
+        if (
+            isinstance(tail, dict)
+            and tail.get("type") == "text"
+            and tail.get("text", "") != tail.get("text", "").rstrip()
+        ):
+            raise invalid_request("messages: final assistant content cannot end with trailing whitespace")
 
 
 def _validate_system(system: Any) -> None:
