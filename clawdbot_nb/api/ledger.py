@@ -428,6 +428,20 @@ def _make_private_dirs(directory: Path) -> None:
         os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    # Switching a new file to WAL needs it to itself, and SQLite reports "locked" at once instead
+    # of waiting when another process is opening the same new file: retry until the busy timeout.
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 class Ledger:
     """The usage ledger in one SQLite file (WAL mode), safe to share between kernels/processes.
 
@@ -475,7 +489,7 @@ class Ledger:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             # WAL + NORMAL survives a crashed kernel; only a power cut can lose the last appends.
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate(conn)
