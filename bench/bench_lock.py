@@ -45,7 +45,9 @@ WORKER = textwrap.dedent(
 def run_processes(agent_dir: Path, processes: int, rounds: int) -> tuple[float, list[float]]:
     start = time.perf_counter()
     children = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(agent_dir), str(rounds)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(agent_dir), str(rounds)], stdout=subprocess.PIPE, text=True
+        )
         for _ in range(processes)
     ]
     latencies: list[float] = []

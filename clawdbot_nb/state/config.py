@@ -26,6 +26,9 @@ CACHE_RETENTION_TTL = {"none": "none", "short": "5m", "long": "1h"}
 
 T = TypeVar("T")
 
+#: Parsed configs by path, with the (mtime, size, inode) they were parsed at.
+_loaded: dict[Path, tuple[tuple[int, int, int], ClawdbotConfig]] = {}
+
 
 @dataclass(frozen=True)
 class ProfileConfig:
@@ -62,8 +65,20 @@ class ClawdbotConfig:
 
     @classmethod
     def load(cls, path: Path) -> ClawdbotConfig:
+        """The config at `path`; re-parsed only when the file changed (a config is read-only)."""
+        try:
+            stat = path.stat()
+            key: tuple[int, int, int] | None = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except OSError:
+            key = None
+        cached = _loaded.get(path)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
         data = read_json_object(path, what="config")
-        return cls(data or {}, path, exists=data is not None)
+        config = cls(data or {}, path, exists=data is not None)
+        if key is not None:
+            _loaded[path] = (key, config)
+        return config
 
     # -- typed access -------------------------------------------------------------------------
 

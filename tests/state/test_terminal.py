@@ -21,11 +21,12 @@ class Terminal:
         pid, fd = pty.fork()
         if pid == 0:  # the child: the pty is its controlling terminal, as in a real shell
             os.execv(sys.executable, [sys.executable, "-m", "clawdbot_nb", *argv])
-        self.pid, self.fd, self.seen = pid, fd, ""
+        self.pid, self.fd, self.seen, self.cursor = pid, fd, "", 0
 
     def expect(self, text: str, timeout: float = 20) -> None:
+        """Wait for `text` after what earlier expects matched (a repeated prompt is a new one)."""
         deadline = time.monotonic() + timeout
-        while text not in self.seen:
+        while text not in self.seen[self.cursor :]:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"did not see {text!r}; screen so far:\n{self.seen}")
@@ -38,6 +39,7 @@ class Terminal:
                 if not chunk:
                     raise AssertionError(f"terminal closed before {text!r}; screen:\n{self.seen}")
                 self.seen += chunk.decode(errors="replace")
+        self.cursor = self.seen.index(text, self.cursor) + len(text)
 
     def send(self, line: str) -> None:
         os.write(self.fd, line.encode() + b"\r")
