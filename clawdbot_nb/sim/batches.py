@@ -12,6 +12,7 @@ to the request order (match on `custom_id`). Batches are visible only inside the
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import secrets
@@ -43,6 +44,7 @@ class _Batch:
     requests: list[tuple[str, dict]]
     results_base: str
     api_version: str
+    sequence: int = 0
     processing_status: str = "in_progress"
     ended_at: float | None = None
     cancel_initiated_at: float | None = None
@@ -61,6 +63,7 @@ class BatchStore:
         self.processing_seconds = processing_seconds
         self._lock = threading.RLock()
         self._batches: dict[str, _Batch] = {}
+        self._created = itertools.count()
 
     # -- state machine ------------------------------------------------------------------------
 
@@ -156,6 +159,7 @@ class BatchStore:
             requests=entries,
             results_base=base_url.rstrip("/"),
             api_version=api_version,
+            sequence=next(self._created),
         )
         with self._lock:
             self._batches[batch.id] = batch
@@ -178,7 +182,8 @@ class BatchStore:
             raise invalid_request("limit: Input should be between 1 and 1000")
         with self._lock:
             mine = [b for b in self._batches.values() if b.scope == principal.scope]
-            mine.sort(key=lambda b: b.created_at, reverse=True)
+            # Newest first; the sequence orders batches created at the same (frozen) instant.
+            mine.sort(key=lambda b: (b.created_at, b.sequence), reverse=True)
             for batch in mine:
                 self._advance(batch, now)
             ids = [b.id for b in mine]

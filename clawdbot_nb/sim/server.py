@@ -69,6 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = error_body(
             ERROR_TYPES.get(code, "invalid_request_error"), message or "Bad Request", "req_invalid"
         )
+        # An unparsable request line leaves the handler in HTTP/0.9 mode, which would send a bare body.
+        self.request_version = "HTTP/1.1"
         with contextlib.suppress(OSError):
             self.send_response(code, message)
             self.send_header("content-type", "application/json")

@@ -1,0 +1,56 @@
+"""POST /v1/messages/count_tokens: the same tokenizer as usage, per model, with cache_control accepted."""
+
+from __future__ import annotations
+
+import anthropic
+import pytest
+
+from clawdbot_nb import tokenizer
+from tests.sim.sim_support import MODEL, NEW_MODEL, Api, cached_system, words
+
+
+def test_count_tokens_is_the_shared_tokenizer_total(api: Api) -> None:
+    params = {
+        "model": MODEL,
+        "system": "Be brief.",
+        "tools": [{"name": "lookup", "description": "Find things", "input_schema": {"type": "object"}}],
+        "messages": [{"role": "user", "content": "The quick brown fox jumps over the lazy dog."}],
+    }
+    assert api.client().messages.count_tokens(**params).input_tokens == tokenizer.count_request(params)
+
+
+def test_new_tokenizer_models_count_about_thirty_percent_more(inproc: Api) -> None:
+    client = inproc.client()
+    messages = [{"role": "user", "content": words(1000)}]
+    old = client.messages.count_tokens(model=MODEL, messages=messages).input_tokens
+    new = client.messages.count_tokens(model=NEW_MODEL, messages=messages).input_tokens
+    assert old == 1000 + 3 + 4
+    assert new == round(1003 * 1.3) + round(4 * 1.3)
+
+
+def test_count_tokens_accepts_automatic_and_explicit_cache_control(api: Api) -> None:
+    client = api.client()
+    system = cached_system(words(2000))
+    plain = client.messages.count_tokens(
+        model=MODEL, system=system, messages=[{"role": "user", "content": "hi"}]
+    )
+    automatic = client.messages.count_tokens(
+        model=MODEL,
+        system=system,
+        messages=[{"role": "user", "content": "hi"}],
+        cache_control={"type": "ephemeral"},
+    )
+    assert (
+        plain.input_tokens == automatic.input_tokens == 2002 + (1 + 3) + 4
+    )  # system, "hi" with its role marker, trailing
+    assert api.simulator.cache_entries == 0  # counting never writes the cache
+
+
+def test_count_tokens_checks_the_body_and_model(inproc: Api) -> None:
+    client = inproc.client()
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.count_tokens(model="claude-nope", messages=[{"role": "user", "content": "x"}])
+    too_many = [{"type": "text", "text": f"p{i}", "cache_control": {"type": "ephemeral"}} for i in range(5)]
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": too_many}])
+    assert caught.value.body["error"]["message"].endswith("Found 5.")
