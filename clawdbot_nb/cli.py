@@ -17,17 +17,15 @@ from clawdbot_nb.errors import ClawdbotError
 
 PROG = "clawdbot-nb"
 
-#: Functions that add a command group to the top-level subparsers.
-_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = []
-
 
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     # Imported here, not at module top, so `clawdbot-nb --help` stays cheap and each group
     # keeps its own heavy imports inside its handlers.
+    from clawdbot_nb.commands import ask as ask_commands
     from clawdbot_nb.commands import auth as auth_commands
     from clawdbot_nb.sim import cli as sim_cli
 
-    return [*_REGISTRARS, auth_commands.register, sim_cli.register]
+    return [auth_commands.register, ask_commands.register, sim_cli.register]
 
 
 _SECRET_SHAPED = re.compile(r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_-]+")

@@ -271,6 +271,9 @@ def compute_cost(
     us = isinstance(inference_geo, str) and inference_geo.lower() == "us"
     prices = prices_for(model, overrides)
     factor = _factor(prices, counts, batch, us)
+    if counts.prompt_tokens == 0 and counts.output_tokens == 0:
+        # Nothing billed (a call that failed before usage): $0 whatever the model.
+        return Cost(model, *([0.0] * 8), priced=prices is not None, as_of=PRICES_AS_OF, multiplier=factor)
     if prices is None:
         _warn_unpriced(model)
         return Cost(model, *([_NAN] * 8), priced=False, as_of=PRICES_AS_OF, multiplier=factor)

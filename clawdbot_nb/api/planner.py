@@ -1,0 +1,244 @@
+"""Where `cache_control` goes and with which TTL: a pure function of the request, the TTL
+policy and the credential's wire path.
+
+Breakpoints go on the last tool, the last system block and the last block of the last user
+turn, plus the previous turn's last block when more than the API's 20-block lookback lies
+between the two (so the entry written last turn is still found). Never more than 4; one TTL
+for all of ours, so 1h never follows 5m. A breakpoint whose prefix is under the model's
+minimum cacheable length is reported instead of silently caching nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clawdbot_nb import catalog, tokenizer
+from clawdbot_nb.errors import UsageError
+from clawdbot_nb.state.config import CacheTtlSetting
+
+MAX_BREAKPOINTS = 4
+LOOKBACK_BLOCKS = 20
+TTLS = ("5m", "1h")
+DEFAULT_TTL = "5m"
+TTL_SECONDS = {"5m": 300, "1h": 3600}
+#: Blocks the API lets carry `cache_control` in a user turn (thinking blocks never can).
+_MARKABLE = {"text", "image", "document", "tool_result", "tool_use", "search_result"}
+
+OAUTH_TTL_NOTE = "TTL ignored for OAuth/setup-token credentials: Anthropic's default 5m applies"
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    where: str  # "tools" | "system" | "last user turn" | "previous turn" | "yours"
+    path: tuple
+    ttl: str | None  # "5m" | "1h"; None = plain ephemeral (the API's 5m default)
+    prefix_tokens: int
+    below_minimum: bool
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """The request to send, and what the plan decided about caching."""
+
+    params: dict[str, Any]
+    ttl_requested: str | None  # what the call or the config asked for
+    ttl_applied: str  # "5m" | "1h" | "none"
+    ttl_source: str  # "call", a config field, or "default"
+    ttl_note: str | None
+    breakpoints: tuple[Breakpoint, ...]
+    min_cacheable_tokens: int | None
+    warnings: tuple[str, ...]
+
+    @property
+    def cacheable(self) -> bool:
+        return any(not b.below_minimum for b in self.breakpoints)
+
+
+def check_ttl(ttl: str | None, argument: str = "ttl") -> str | None:
+    if ttl is None:
+        return None
+    if ttl not in (*TTLS, "none"):
+        raise UsageError(
+            f"Invalid {argument} {ttl!r}: prompt caching offers 5m or 1h.",
+            fix='use ttl="5m" (cheaper writes) or ttl="1h" (pays off from the 3rd call), or "none"',
+        )
+    return ttl
+
+
+def resolve_ttl(call_ttl: str | None, configured: CacheTtlSetting | None) -> tuple[str, str]:
+    """(ttl, source): the call's argument, else the config's setting for the model, else 5m."""
+    if call_ttl is not None:
+        return check_ttl(call_ttl) or DEFAULT_TTL, "call"
+    if configured is not None:
+        return configured.ttl, configured.source
+    return DEFAULT_TTL, "default"
+
+
+def normalize_request(params: dict[str, Any]) -> dict[str, Any]:
+    """A copy with `system` and string message contents in block form, so blocks can be marked."""
+    params = dict(params)
+    system = params.get("system")
+    if isinstance(system, str):
+        params["system"] = [{"type": "text", "text": system}] if system else []
+        if not system:
+            del params["system"]
+    elif isinstance(system, list):
+        params["system"] = [dict(b) if isinstance(b, dict) else b for b in system]
+    messages = []
+    for message in params.get("messages", []):
+        message = dict(message)
+        content = message.get("content")
+        if isinstance(content, str):
+            message["content"] = [{"type": "text", "text": content}]
+        elif isinstance(content, list):
+            message["content"] = [dict(b) if isinstance(b, dict) else b for b in content]
+        messages.append(message)
+    params["messages"] = messages
+    if isinstance(params.get("tools"), list):
+        params["tools"] = [dict(t) if isinstance(t, dict) else t for t in params["tools"]]
+    return params
+
+
+def _block_at(params: dict[str, Any], path: tuple) -> dict[str, Any]:
+    if path[0] == "tools":
+        return params["tools"][path[1]]
+    if path[0] == "system":
+        return params["system"][path[1]]
+    return params["messages"][path[1]]["content"][path[2]]
+
+
+def _last_markable_in(blocks: list[tokenizer.Block], message_index: int) -> int | None:
+    """Index (into `blocks`) of the last markable block of message `message_index`."""
+    for i in range(len(blocks) - 1, -1, -1):
+        block = blocks[i]
+        if block.section == "messages" and block.path[1] == message_index:
+            if block.cacheable and block.type in _MARKABLE:
+                return i
+        elif block.section == "messages" and block.path[1] < message_index:
+            break
+    return None
+
+
+def plan_cache(
+    params: dict[str, Any],
+    *,
+    ttl: str | None = None,
+    configured: CacheTtlSetting | None = None,
+    oauth_wire: bool = False,
+    cache: bool = True,
+    min_cacheable_tokens: int | None = None,
+) -> CachePlan:
+    """Place breakpoints on a copy of `params` (a Messages request body).
+
+    `ttl` is the call's choice, `configured` the config's for this model, `oauth_wire` whether
+    the request goes out with an OAuth/setup-token credential (the TTL is then ignored and plain
+    ephemeral breakpoints are sent, as Clawdbot does). `cache=False` sends no breakpoints.
+    Breakpoints the caller already placed are kept and count toward the limit of 4.
+    """
+    check_ttl(ttl)
+    params = normalize_request(params)
+    info = catalog.lookup(str(params.get("model", "")))
+    minimum = (
+        min_cacheable_tokens
+        if min_cacheable_tokens is not None
+        else (info.min_cacheable_tokens if info else None)
+    )
+    chosen, source = resolve_ttl(ttl, configured)
+    warnings: list[str] = []
+
+    if not cache or chosen == "none":
+        reason = "caching off for this call" if not cache else f"caching off ({source})"
+        return CachePlan(
+            params, ttl or (configured.ttl if configured else None), "none", source, reason, (), minimum, ()
+        )
+
+    note = None
+    marker: dict[str, Any] = {"type": "ephemeral", "ttl": chosen}
+    applied = chosen
+    if oauth_wire:
+        marker = {"type": "ephemeral"}
+        applied = DEFAULT_TTL
+        if chosen != DEFAULT_TTL:
+            note = OAUTH_TTL_NOTE
+    blocks = tokenizer.request_blocks(params)
+    existing = [i for i, b in enumerate(blocks) if b.cache_control is not None]
+    if params.get("cache_control") is not None:
+        warnings.append("the request already has top-level (automatic) cache_control; it uses one slot")
+    budget = MAX_BREAKPOINTS - len(existing) - (1 if params.get("cache_control") is not None else 0)
+
+    wanted: list[tuple[str, int]] = []
+    messages = params["messages"]
+    last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), None)
+    if last_user is not None and last_user == len(messages) - 1:
+        index = _last_markable_in(blocks, last_user)
+        if index is not None:
+            wanted.append(("last user turn", index))
+            previous_user = next(
+                (i for i in range(last_user - 1, -1, -1) if messages[i].get("role") == "user"), None
+            )
+            if previous_user is not None:
+                previous = _last_markable_in(blocks, previous_user)
+                if previous is not None and index - previous >= LOOKBACK_BLOCKS:
+                    wanted.append(("previous turn", previous))
+    system_blocks = [i for i, b in enumerate(blocks) if b.section == "system" and b.cacheable]
+    if system_blocks:
+        wanted.append(("system", system_blocks[-1]))
+    tool_blocks = [i for i, b in enumerate(blocks) if b.section == "tools"]
+    if tool_blocks:
+        wanted.append(("tools", tool_blocks[-1]))
+
+    chosen_points: list[tuple[str, int]] = []
+    for where, index in wanted:
+        if index in existing or any(index == i for _, i in chosen_points):
+            continue
+        if len(chosen_points) >= budget:
+            warnings.append(f"no breakpoint slot left for the {where} (4 at most per request)")
+            continue
+        chosen_points.append((where, index))
+
+    for _, index in chosen_points:
+        _block_at(params, blocks[index].path)["cache_control"] = dict(marker)
+
+    # The API refuses a 1h breakpoint after a 5m one; ours share one TTL, but breakpoints the
+    # caller placed may not.
+    if not oauth_wire and chosen == "1h":
+        first_5m = min(
+            (i for i in existing if (blocks[i].cache_control or {}).get("ttl", "5m") == "5m"), default=None
+        )
+        if first_5m is not None and any(i > first_5m for _, i in chosen_points):
+            for _, index in chosen_points:
+                if index > first_5m:
+                    _block_at(params, blocks[index].path)["cache_control"] = {
+                        "type": "ephemeral",
+                        "ttl": "5m",
+                    }
+            warnings.append("some 1h breakpoints were lowered to 5m: a 1h breakpoint may not follow a 5m one")
+
+    cumulative = []
+    total = 0
+    for block in blocks:
+        total += block.tokens
+        cumulative.append(total)
+    points = []
+    for where, index in sorted([*chosen_points, *(("yours", i) for i in existing)], key=lambda p: p[1]):
+        prefix = cumulative[index]
+        control = _block_at(params, blocks[index].path).get("cache_control") or {}
+        below = minimum is not None and prefix < minimum
+        points.append(Breakpoint(where, blocks[index].path, control.get("ttl"), prefix, below))
+    if points and minimum is not None and all(p.below_minimum for p in points):
+        largest = max(p.prefix_tokens for p in points)
+        warnings.append(
+            f"nothing will be cached: the longest marked prefix is about {largest:,} tokens, under the "
+            f"{minimum:,}-token minimum of {params.get('model')}; a longer system prompt or context fixes it"
+        )
+    return CachePlan(
+        params,
+        ttl if ttl is not None else (configured.ttl if configured else None),
+        applied,
+        source,
+        note,
+        tuple(points),
+        minimum,
+        tuple(warnings),
+    )

@@ -1,0 +1,666 @@
+"""`Workspace`: the one entry point the magics, the widgets and the CLI share.
+
+    ws = Workspace(agent="main")
+    reply = ws.ask("Summarise this", system=long_document, ttl="1h")
+    for chunk in (stream := ws.stream("And now in French")):
+        print(chunk, end="")
+    stream.reply.cost, ws.usage()
+
+A call picks profiles in the agent's order (cooling-down ones skipped), plans the cache
+breakpoints for that profile's wire path, sends through the official SDK, fails over on
+rate limits, billing, auth errors and timeouts, marks the profile's stats, and records one
+ledger row. It works without IPython.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clawdbot_nb import catalog
+from clawdbot_nb.api import ledger as ledger_module
+from clawdbot_nb.api.client import ClientOptions, build_client, uses_oauth_wire, with_identity
+from clawdbot_nb.api.failover import Failover
+from clawdbot_nb.api.oauth import OAuthRefresher
+from clawdbot_nb.api.planner import CachePlan, check_ttl, plan_cache
+from clawdbot_nb.api.pricing import compute_cost, price_overrides_from_config, usage_counts
+from clawdbot_nb.api.reply import Reply, utcnow
+from clawdbot_nb.api.writer import BackgroundWriter
+from clawdbot_nb.errors import ClawdbotError, UsageError
+from clawdbot_nb.state.agent import AgentState, now_ms
+from clawdbot_nb.state.cooldown import prune_expired, record_failure, record_success
+from clawdbot_nb.state.selection import AuthCandidate, auth_candidates
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from clawdbot_nb.api.ledger import Ledger, LedgerTotals
+    from clawdbot_nb.state.status import StatusReport
+
+DEFAULT_MAX_TOKENS = 1024
+#: The SDK refuses non-streaming calls that may run past 10 minutes (3600 s x max_tokens / 128k).
+NON_STREAMING_MAX_TOKENS = 21_333
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated call, before a profile is chosen."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    system: str | list[dict[str, Any]] | None
+    max_tokens: int
+    ttl: str | None
+    cache: bool
+    profile: str | None
+    tools: list[dict[str, Any]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    cell: str | None = None
+
+
+def _resolve_model(model: str | None, default: str | None, configured: str | None) -> str:
+    chosen = model or default or configured or catalog.DEFAULT_MODEL
+    if "/" in chosen:
+        provider, _, bare = chosen.partition("/")
+        if provider != "anthropic":
+            source = "the config's agents.defaults.model.primary" if not (model or default) else "model"
+            raise UsageError(
+                f"{source} is {chosen!r}, but clawdbot_nb talks to Anthropic only.",
+                fix=f"pass model='{catalog.DEFAULT_MODEL}' (or another Claude model id)",
+            )
+        chosen = bare
+    info = catalog.lookup(chosen)
+    if info is not None and info.retired:
+        raise UsageError(
+            f"{chosen} was retired from the Anthropic API; requests to it fail.",
+            fix=f"use a current model, e.g. {', '.join(catalog.SUGGESTED_MODELS[:3])}",
+        )
+    return chosen
+
+
+def _check_max_tokens(max_tokens: int, model: str) -> int:
+    info = catalog.lookup(model)
+    ceiling = info.max_output_tokens if info else 128_000
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= ceiling:
+        raise UsageError(
+            f"max_tokens must be a whole number from 1 to {ceiling:,} for {model}, got {max_tokens!r}.",
+            fix=f"e.g. max_tokens={DEFAULT_MAX_TOKENS}",
+        )
+    return max_tokens
+
+
+def _user_message(prompt: Any) -> dict[str, Any]:
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise UsageError("The prompt is empty.", fix="write something to send, e.g. ws.ask('Hello')")
+        return {"role": "user", "content": prompt}
+    if isinstance(prompt, list) and prompt:
+        return {"role": "user", "content": prompt}
+    raise UsageError(
+        f"The prompt must be text (or a list of content blocks), got {type(prompt).__name__}.",
+        fix="pass a string",
+    )
+
+
+class Workspace:
+    """Claude for one agent: its profiles, its config, its usage ledger."""
+
+    def __init__(
+        self,
+        agent: str | AgentState | None = None,
+        *,
+        model: str | None = None,
+        ttl: str | None = None,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        base_url: str | None = None,
+        transport: Any = None,
+        http_client: Any = None,
+        async_http_client: Any = None,
+        max_retries: int = 2,
+        timeout: float | None = None,
+        ledger: bool | str | os.PathLike[str] | Ledger = True,
+        oauth_token_url: str | None = None,
+        cell: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.agent = agent if isinstance(agent, AgentState) else AgentState.resolve(agent)
+        self.model = model
+        self.ttl = check_ttl(ttl)
+        self.max_tokens = max_tokens
+        self.cell = cell
+        self._transport = transport
+        if transport is not None:
+            import httpx2
+
+            http_client = http_client or httpx2.Client(transport=transport)
+            async_http_client = async_http_client or httpx2.AsyncClient(transport=transport)
+        self._options = ClientOptions(
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=timeout,
+            http_client=http_client,
+            async_http_client=async_http_client,
+        )
+        self._refresher = OAuthRefresher(
+            self.agent,
+            http_client_factory=self._refresh_http_client,
+            url=oauth_token_url or self._refresh_url(base_url),
+        )
+        self._clients: dict[tuple[str, str, bool], Any] = {}
+        self._ledger = self._open_ledger(ledger)
+        self._writer = BackgroundWriter()
+        self.simulator: Any = None
+
+    # -- construction helpers ------------------------------------------------------------------
+
+    @classmethod
+    def simulated(cls, simulator: Any = None, **kwargs: Any) -> Workspace:
+        """A workspace talking to an in-process simulator (a new one unless given)."""
+        from clawdbot_nb import sim
+
+        simulator = simulator or sim.Simulator()
+        workspace = cls(transport=simulator.transport(), **kwargs)
+        workspace.simulator = simulator
+        return workspace
+
+    @staticmethod
+    def _refresh_url(base_url: str | None) -> str | None:
+        return base_url.rstrip("/") + "/v1/oauth/token" if base_url else None
+
+    def _refresh_http_client(self) -> Any:
+        import httpx2
+
+        if self._transport is not None:
+            return httpx2.Client(transport=self._transport)
+        return httpx2.Client()
+
+    def _open_ledger(self, ledger: Any) -> Ledger | None:
+        if ledger is False or ledger is None:
+            return None
+        if isinstance(ledger, ledger_module.Ledger):
+            return ledger
+        path = ledger_module.ledger_path(self.agent.state_dir) if ledger is True else Path(ledger)
+        return ledger_module.Ledger(path)
+
+    def __repr__(self) -> str:
+        return f"Workspace(agent={self.agent.agent_id!r}, state_dir={str(self.agent.state_dir)!r})"
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def request(
+        self,
+        prompt: Any,
+        *,
+        system: str | list[dict[str, Any]] | None = None,
+        model: str | None = None,
+        ttl: str | None = None,
+        max_tokens: int | None = None,
+        profile: str | None = None,
+        cache: bool = True,
+        history: list[dict[str, Any]] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        cell: str | None = None,
+        **extra: Any,
+    ) -> Request:
+        """Validate a call's arguments (every `ask`/`stream` goes through here)."""
+        config = self.agent.config()
+        model_id = _resolve_model(model, self.model, config.primary_model)
+        messages = [*(history or []), _user_message(prompt)]
+        if cell is None and self.cell is not None:
+            cell = self.cell()
+        return Request(
+            model=model_id,
+            messages=messages,
+            system=system or None,
+            max_tokens=_check_max_tokens(self.max_tokens if max_tokens is None else max_tokens, model_id),
+            ttl=check_ttl(ttl if ttl is not None else self.ttl),
+            cache=cache,
+            profile=profile,
+            tools=tools,
+            extra=extra,
+            cell=cell,
+        )
+
+    def plan(self, request: Request, candidate: AuthCandidate) -> CachePlan:
+        """The request body for one profile, with its cache breakpoints."""
+        oauth = uses_oauth_wire(candidate.credential)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "messages": request.messages,
+        }
+        system = with_identity(request.system) if oauth else request.system
+        if system:
+            params["system"] = system
+        if request.tools:
+            params["tools"] = request.tools
+        params.update(request.extra)
+        configured = self.agent.config().cache_ttl(request.model, self.agent.agent_id)
+        return plan_cache(
+            params, ttl=request.ttl, configured=configured, oauth_wire=oauth, cache=request.cache
+        )
+
+    def _client(self, candidate: AuthCandidate, asynchronous: bool) -> Any:
+        kind = "oauth-profile" if candidate.credential.type == "oauth" else candidate.credential.secret
+        key = (candidate.label, kind, asynchronous)
+        client = self._clients.get(key)
+        if client is None:
+            client = build_client(
+                candidate.credential,
+                self._options,
+                profile_id=candidate.profile_id,
+                refresher=self._refresher,
+                asynchronous=asynchronous,
+            )
+            self._clients[key] = client
+        return client
+
+    def _candidates(self, request: Request) -> list[AuthCandidate]:
+        return auth_candidates(self.agent, "anthropic", profile_id=request.profile)
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def _mark_failure(self, candidate: AuthCandidate, reason: str) -> None:
+        """Cool the profile down now: the next call, here or in another process, must see it."""
+        policy = self.agent.config().cooldown_policy
+        profile_id = candidate.profile_id
+        assert profile_id is not None
+
+        def apply(store) -> None:
+            stats = record_failure(
+                store.stats(profile_id), reason, now_ms(), provider="anthropic", policy=policy
+            )
+            store.set_stats(profile_id, stats)
+
+        try:
+            self.agent.store_file.update(apply)
+        except ClawdbotError as error:
+            warnings.warn(f"could not record the cooldown of {profile_id}: {error}", stacklevel=3)
+
+    def _mark_success(self, candidate: AuthCandidate) -> None:
+        profile_id = candidate.profile_id
+        if profile_id is None:
+            return
+        stamp = now_ms()
+
+        def apply(store) -> None:
+            if store.get(profile_id) is None:
+                return  # removed meanwhile
+            store.set_stats(profile_id, prune_expired(record_success(store.stats(profile_id), stamp), stamp))
+            store.set_last_good("anthropic", profile_id)
+
+        self._writer.submit(lambda: self.agent.store_file.update(apply))
+
+    def _record(self, **fields: Any) -> None:
+        if self._ledger is None:
+            return
+        ledger = self._ledger
+        row = ledger_module.build_row(agent=self.agent.agent_id, **fields)
+        self._writer.submit(lambda: ledger.append(row))
+
+    def _price_overrides(self) -> dict[str, Any]:
+        config = self.agent.config()
+        return price_overrides_from_config(config.data, config_path=str(config.path))
+
+    def _reply(
+        self,
+        request: Request,
+        candidate: AuthCandidate,
+        plan: CachePlan,
+        message: Any,
+        failover: Failover,
+        started: float,
+        ttft: float | None,
+        streamed: bool,
+    ) -> Reply:
+        latency = time.perf_counter() - started
+        counts = usage_counts(message.usage)
+        cost = compute_cost(request.model, message.usage, overrides=self._price_overrides())
+        text = "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
+        reply = Reply(
+            text=text,
+            model=request.model,
+            agent=self.agent.agent_id,
+            profile=candidate.label,
+            credential_type=candidate.credential.type,
+            usage=counts,
+            cost=cost,
+            plan=plan,
+            latency_s=latency,
+            ttft_s=ttft,
+            request_id=getattr(message, "_request_id", None),
+            stop_reason=message.stop_reason,
+            finished_at=utcnow(),
+            attempts=tuple(failover.attempts),
+            streamed=streamed,
+            message=message,
+        )
+        self._mark_success(candidate)
+        self._record(
+            model=request.model,
+            usage=message.usage,
+            cost=cost,
+            profile_id=candidate.label,
+            credential_type=candidate.credential.type,
+            ttl_requested=plan.ttl_requested,
+            ttl_applied=plan.ttl_applied,
+            ttl_note=plan.ttl_note,
+            breakpoints=len(plan.breakpoints),
+            latency_s=latency,
+            ttft_s=ttft,
+            stop_reason=message.stop_reason,
+            request_id=reply.request_id,
+            cell=request.cell,
+            stream=streamed,
+            attempts=len(failover.attempts) + 1,
+            profiles_tried=[*failover.tried, candidate.label],
+        )
+        return reply
+
+    def _record_error(
+        self, request: Request, error: BaseException, failover: Failover | None, streamed: bool
+    ) -> None:
+        self._record(
+            model=request.model,
+            error=error if not isinstance(error, ClawdbotError) else str(error),
+            ttl_requested=request.ttl,
+            cell=request.cell,
+            stream=streamed,
+            attempts=max(1, len(failover.attempts)) if failover else 1,
+            profiles_tried=failover.tried if failover else [],
+        )
+
+    # -- ask -------------------------------------------------------------------------------------
+
+    def ask(self, prompt: Any, **options: Any) -> Reply:
+        """Send `prompt` and wait for the whole reply. Options: see `request()`."""
+        request = self.request(prompt, **options)
+        failover: Failover | None = None
+        try:
+            failover = Failover(self._candidates(request), self._mark_failure)
+            for candidate in failover:
+                plan = self.plan(request, candidate)
+                started = time.perf_counter()
+                try:
+                    client = self._client(candidate, asynchronous=False)
+                    if request.max_tokens > NON_STREAMING_MAX_TOKENS:
+                        with client.messages.stream(**plan.params) as stream:
+                            message = stream.get_final_message()
+                    else:
+                        message = client.messages.create(**plan.params)
+                except Exception as error:
+                    failover.failed(candidate, error)
+                    continue
+                return self._reply(request, candidate, plan, message, failover, started, None, False)
+            raise failover.exhausted()
+        except Exception as error:
+            self._record_error(request, error, failover, streamed=False)
+            raise
+
+    async def aask(self, prompt: Any, **options: Any) -> Reply:
+        """`ask` for `async` code (top-level `await` in a notebook)."""
+        request = self.request(prompt, **options)
+        failover: Failover | None = None
+        try:
+            failover = Failover(self._candidates(request), self._mark_failure)
+            for candidate in failover:
+                plan = self.plan(request, candidate)
+                started = time.perf_counter()
+                try:
+                    client = self._client(candidate, asynchronous=True)
+                    if request.max_tokens > NON_STREAMING_MAX_TOKENS:
+                        async with client.messages.stream(**plan.params) as stream:
+                            message = await stream.get_final_message()
+                    else:
+                        message = await client.messages.create(**plan.params)
+                except Exception as error:
+                    failover.failed(candidate, error)
+                    continue
+                return self._reply(request, candidate, plan, message, failover, started, None, False)
+            raise failover.exhausted()
+        except Exception as error:
+            self._record_error(request, error, failover, streamed=False)
+            raise
+
+    # -- stream ----------------------------------------------------------------------------------
+
+    def stream(self, prompt: Any, **options: Any) -> ReplyStream:
+        """Iterate over the reply's text as it arrives; `.reply` holds the `Reply` at the end.
+
+        A profile that fails before the first text arrives is failed over like in `ask`.
+        """
+        return ReplyStream(self, self.request(prompt, **options))
+
+    def astream(self, prompt: Any, **options: Any) -> AsyncReplyStream:
+        """`stream` for `async for`."""
+        return AsyncReplyStream(self, self.request(prompt, **options))
+
+    # -- views -----------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Wait until the success marks and ledger rows of finished calls are written."""
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
+        if self._ledger is not None:
+            self._ledger.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def status(self) -> StatusReport:
+        """The `models status` report for this agent."""
+        from clawdbot_nb.state.status import models_status
+
+        self.flush()
+        return models_status(self.agent)
+
+    def profiles(self) -> pd.DataFrame:
+        """The agent's auth profiles with their verdicts, one row each."""
+        return self.status().profiles_frame()
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise UsageError(
+                "This workspace keeps no ledger (ledger=False).", fix="create it with ledger=True"
+            )
+        self.flush()
+        return self._ledger
+
+    def usage(
+        self, *, session_only: bool = False, since: Any = None, all_agents: bool = False
+    ) -> pd.DataFrame:
+        """One row per call: tokens by kind, hit ratio, cost, savings, latency, profile, cell."""
+        return self.ledger.dataframe(
+            since=since,
+            session=ledger_module.current_session() if session_only else None,
+            agent=None if all_agents else self.agent.agent_id,
+        )
+
+    def usage_summary(
+        self, by: str | tuple[str, ...] = "model", *, session_only: bool = False
+    ) -> pd.DataFrame:
+        """Totals grouped `by` profile_id, model, ttl_applied, cell, … with the pooled hit ratio."""
+        return self.ledger.summary(
+            by=by,
+            session=ledger_module.current_session() if session_only else None,
+            agent=self.agent.agent_id,
+        )
+
+    def totals(self, *, session_only: bool = False) -> LedgerTotals:
+        return self.ledger.totals(
+            session=ledger_module.current_session() if session_only else None, agent=self.agent.agent_id
+        )
+
+
+def _text_delta(event: Any) -> str | None:
+    if event.type == "content_block_delta" and getattr(event.delta, "type", None) == "text_delta":
+        return event.delta.text
+    return None
+
+
+class ReplyStream:
+    """The text of a streamed reply as it arrives; the full `Reply` in `.reply` at the end."""
+
+    def __init__(self, workspace: Workspace, request: Request) -> None:
+        self.workspace = workspace
+        self.request = request
+        self.reply: Reply | None = None
+        self._iterator: Iterator[str] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    @property
+    def text_stream(self) -> Iterator[str]:
+        return iter(self)
+
+    def until_done(self) -> Reply:
+        for _ in self:
+            pass
+        assert self.reply is not None
+        return self.reply
+
+    def __enter__(self) -> ReplyStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._iterator is not None:
+            self._iterator.close()  # type: ignore[attr-defined]
+
+    def _run(self) -> Iterator[str]:
+        ws, request = self.workspace, self.request
+        failover: Failover | None = None
+        try:
+            failover = Failover(ws._candidates(request), ws._mark_failure)
+            for candidate in failover:
+                plan = ws.plan(request, candidate)
+                started = time.perf_counter()
+                ttft = None
+                try:
+                    manager = ws._client(candidate, asynchronous=False).messages.stream(**plan.params)
+                    stream = manager.__enter__()
+                except Exception as error:
+                    failover.failed(candidate, error)
+                    continue
+                try:
+                    events = iter(stream)
+                    pending: list[str] = []
+                    # Until the first text arrives, a failure can still move to the next profile.
+                    try:
+                        for event in events:
+                            text = _text_delta(event)
+                            if text:
+                                ttft = time.perf_counter() - started
+                                pending.append(text)
+                                break
+                    except Exception as error:
+                        failover.failed(candidate, error)
+                        continue
+                    yield from pending
+                    try:
+                        for event in events:
+                            text = _text_delta(event)
+                            if text:
+                                yield text
+                        message = stream.get_final_message()
+                    except Exception as error:
+                        raise failover.interrupted(candidate, error) from error
+                finally:
+                    manager.__exit__(None, None, None)
+                self.reply = ws._reply(request, candidate, plan, message, failover, started, ttft, True)
+                return
+            raise failover.exhausted()
+        except GeneratorExit:
+            raise
+        except Exception as error:
+            ws._record_error(request, error, failover, streamed=True)
+            raise
+
+
+class AsyncReplyStream:
+    """`ReplyStream` for `async for`."""
+
+    def __init__(self, workspace: Workspace, request: Request) -> None:
+        self.workspace = workspace
+        self.request = request
+        self.reply: Reply | None = None
+        self._iterator: AsyncIterator[str] | None = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    async def until_done(self) -> Reply:
+        async for _ in self:
+            pass
+        assert self.reply is not None
+        return self.reply
+
+    async def __aenter__(self) -> AsyncReplyStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._iterator is not None:
+            await self._iterator.aclose()  # type: ignore[attr-defined]
+
+    async def _run(self) -> AsyncIterator[str]:
+        ws, request = self.workspace, self.request
+        failover: Failover | None = None
+        try:
+            failover = Failover(ws._candidates(request), ws._mark_failure)
+            for candidate in failover:
+                plan = ws.plan(request, candidate)
+                started = time.perf_counter()
+                ttft = None
+                try:
+                    manager = ws._client(candidate, asynchronous=True).messages.stream(**plan.params)
+                    stream = await manager.__aenter__()
+                except Exception as error:
+                    failover.failed(candidate, error)
+                    continue
+                try:
+                    events = stream.__aiter__()
+                    pending: list[str] = []
+                    try:
+                        async for event in events:
+                            text = _text_delta(event)
+                            if text:
+                                ttft = time.perf_counter() - started
+                                pending.append(text)
+                                break
+                    except Exception as error:
+                        failover.failed(candidate, error)
+                        continue
+                    for text in pending:
+                        yield text
+                    try:
+                        async for event in events:
+                            text = _text_delta(event)
+                            if text:
+                                yield text
+                        message = await stream.get_final_message()
+                    except Exception as error:
+                        raise failover.interrupted(candidate, error) from error
+                finally:
+                    await manager.__aexit__(None, None, None)
+                self.reply = ws._reply(request, candidate, plan, message, failover, started, ttft, True)
+                return
+            raise failover.exhausted()
+        except GeneratorExit:
+            raise
+        except Exception as error:
+            ws._record_error(request, error, failover, streamed=True)
+            raise
