@@ -89,8 +89,9 @@ def _run_usage(args: argparse.Namespace) -> int:
             if args.limit:
                 frame = frame.tail(args.limit)
             columns = [
-                "time", "profile_id", "model", "ttl_applied", "input_tokens", "output_tokens", "cache_read_tokens",
-                "cache_write_5m_tokens", "cache_write_1h_tokens", "hit_ratio", "cost_usd", "savings_usd", "error",
+                "time", "profile_id", "model", "ttl_applied", "input_tokens", "output_tokens",
+                "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "hit_ratio",
+                "cost_usd", "savings_usd", "error",
             ]  # fmt: skip
             print(frame[[c for c in columns if c in frame.columns]].to_string())
             print(
