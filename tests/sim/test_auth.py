@@ -90,7 +90,7 @@ def test_oauth_beta_among_other_betas_is_accepted(inproc: Api) -> None:
     assert ask(client).stop_reason == "end_turn"
 
 
-def test_sdk_credentials_provider_adds_the_oauth_beta_itself(api: Api) -> None:
+def test_sdk_credentials_provider_adds_oauth_beta(api: Api) -> None:
     client = api.client(credentials=StaticToken(sim.DEMO_OAUTH_ACCESS_TOKEN))
     assert ask(client, "Reply with provider.").content[0].text == "provider"
     assert api.simulator.requests.last(path="/v1/messages").credential_kind == "oauth"
@@ -128,7 +128,7 @@ def test_revoked_credentials_are_401(api: Api) -> None:
     assert "revoked" in _auth_error(lambda: ask(oauth_client))["message"]
 
 
-def test_headers_name_the_credentials_organization_and_workspace(api: Api) -> None:
+def test_headers_follow_the_credentials_workspace(api: Api) -> None:
     key = api.simulator.add_api_key(workspace="wrkspc_team", organization="org-team-uuid")
     raw = api.client(key).messages.with_raw_response.create(
         model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
@@ -141,7 +141,7 @@ def test_headers_name_the_credentials_organization_and_workspace(api: Api) -> No
     assert caught.value.workspace_id == "wrkspc_team"
 
 
-def test_demo_credentials_have_real_shapes_and_are_obviously_fake() -> None:
+def test_demo_credentials_real_shapes_obviously_fake() -> None:
     assert sim.DEMO_API_KEY.startswith("sk-ant-api03-") and len(sim.DEMO_API_KEY) == 108
     assert sim.DEMO_SETUP_TOKEN.startswith("sk-ant-oat01-") and len(sim.DEMO_SETUP_TOKEN) >= 80
     assert sim.DEMO_OAUTH_ACCESS_TOKEN.startswith("sk-ant-oat01-")
@@ -189,7 +189,7 @@ def test_credentials_file_registers_keys_tokens_and_logins(tmp_path: Path) -> No
     api.close()
 
 
-def test_unreadable_credentials_file_names_the_file_line_and_fix(tmp_path: Path) -> None:
+def test_bad_credentials_file_names_file_line_and_fix(tmp_path: Path) -> None:
     path = tmp_path / "creds.json"
     path.write_text('{"api_keys": [\n  "a",\n}\n')
     with pytest.raises(ParseError) as caught:
@@ -198,7 +198,7 @@ def test_unreadable_credentials_file_names_the_file_line_and_fix(tmp_path: Path)
     assert str(path) in text and ":3:" in text and "Fix:" in text
 
 
-def test_sdk_token_cache_recovers_from_a_401_by_asking_its_provider_again(api: Api) -> None:
+def test_sdk_token_cache_recovers_from_a_401(api: Api) -> None:
     """The SDK retries once after a 401 with `force_refresh=True`; the simulator's expiry triggers it."""
     login = api.simulator.add_oauth_login(expires_in=600)
     calls: list[bool] = []

@@ -216,7 +216,7 @@ def test_unknown_path_is_404_and_wrong_method_is_405(inproc: Api) -> None:
     assert caught.value.status_code == 405
 
 
-def test_an_internal_failure_is_a_500_and_the_next_request_works(
+def test_internal_failure_is_500_then_serving_goes_on(
     api: Api, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken(*args: object, **kwargs: object) -> None:

@@ -326,7 +326,7 @@ def test_lookback_window_includes_the_breakpoint_itself(inproc: Api) -> None:
 # -- automatic (top-level) caching --------------------------------------------------------------
 
 
-def test_automatic_caching_moves_forward_with_the_conversation(api: Api) -> None:
+def test_automatic_caching_moves_forward(api: Api) -> None:
     client = api.client()
     system = words(1500)
     history: list[dict] = [{"role": "user", "content": "first turn"}]
@@ -349,7 +349,7 @@ def test_automatic_caching_moves_forward_with_the_conversation(api: Api) -> None
     assert all(u.input_tokens == tokenizer.TRAILING_TOKENS for u in usages)
 
 
-def test_automatic_caching_walks_back_past_an_uncacheable_last_block(inproc: Api) -> None:
+def test_automatic_caching_walks_back_to_cacheable(inproc: Api) -> None:
     params = {
         "model": MODEL,
         "max_tokens": 8,
@@ -362,7 +362,7 @@ def test_automatic_caching_walks_back_past_an_uncacheable_last_block(inproc: Api
     assert usage.cache_creation.ephemeral_1h_input_tokens == _cumulative(params)[1]
 
 
-def test_automatic_with_same_ttl_as_explicit_last_block_is_a_no_op(inproc: Api) -> None:
+def test_automatic_with_same_explicit_ttl_is_a_no_op(inproc: Api) -> None:
     messages = [
         {
             "role": "user",
@@ -412,7 +412,7 @@ def test_automatic_plus_four_explicit_breakpoints_is_400(api: Api) -> None:
 # -- breakpoint limits --------------------------------------------------------------------------
 
 
-def test_more_than_four_breakpoints_is_400_with_the_live_text(api: Api) -> None:
+def test_more_than_four_breakpoints_is_400(api: Api) -> None:
     content = [{"type": "text", "text": f"part {i}", "cache_control": EPHEMERAL} for i in range(5)]
     with pytest.raises(anthropic.BadRequestError) as caught:
         api.client().messages.create(
@@ -496,12 +496,12 @@ def test_speed_and_web_search_toggles_keep_tools_only(inproc: Api, changes: dict
     ],
     ids=["tool_choice", "thinking"],
 )
-def test_tool_choice_and_thinking_changes_keep_tools_and_system(inproc: Api, changes: dict) -> None:
+def test_tool_choice_and_thinking_keep_tools_and_system(inproc: Api, changes: dict) -> None:
     read, cumulative = _read_after(inproc, **changes)
     assert read == cumulative[1]
 
 
-def test_adding_an_image_later_invalidates_earlier_message_breakpoints(inproc: Api) -> None:
+def test_adding_an_image_invalidates_messages(inproc: Api) -> None:
     client = inproc.client()
     first_turn = {
         "role": "user",
@@ -585,7 +585,7 @@ def test_cache_is_isolated_per_workspace(inproc: Api) -> None:
     assert simulator.requests.last(secret=key_b).workspace == "wrk_b"
 
 
-def test_same_workspace_name_in_another_organization_is_isolated(inproc: Api) -> None:
+def test_cache_is_isolated_per_organization(inproc: Api) -> None:
     simulator = inproc.simulator
     mine = simulator.add_api_key(workspace="wrk_shared", organization="org-one")
     theirs = simulator.add_api_key(workspace="wrk_shared", organization="org-two")
@@ -602,7 +602,7 @@ def test_same_workspace_name_in_another_organization_is_isolated(inproc: Api) ->
 # -- visibility ----------------------------------------------------------------------------------
 
 
-def test_entry_is_usable_only_once_the_writing_response_begins(inproc: Api) -> None:
+def test_entry_usable_once_the_response_begins(inproc: Api) -> None:
     client = inproc.client()
     params = {
         "model": MODEL,
@@ -724,7 +724,7 @@ def test_reset_cache_forgets_every_entry(inproc: Api) -> None:
     assert client.messages.create(**params).usage.cache_read_input_tokens == 0
 
 
-def test_cache_reads_are_not_deducted_from_the_input_rate_limit(inproc: Api) -> None:
+def test_cache_reads_not_deducted_from_rate_limit(inproc: Api) -> None:
     client = inproc.client()
     params = {
         "model": MODEL,

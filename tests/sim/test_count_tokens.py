@@ -19,7 +19,7 @@ def test_count_tokens_is_the_shared_tokenizer_total(api: Api) -> None:
     assert api.client().messages.count_tokens(**params).input_tokens == tokenizer.count_request(params)
 
 
-def test_new_tokenizer_models_count_about_thirty_percent_more(inproc: Api) -> None:
+def test_new_tokenizer_counts_thirty_percent_more(inproc: Api) -> None:
     client = inproc.client()
     messages = [{"role": "user", "content": words(1000)}]
     old = client.messages.count_tokens(model=MODEL, messages=messages).input_tokens
@@ -28,7 +28,7 @@ def test_new_tokenizer_models_count_about_thirty_percent_more(inproc: Api) -> No
     assert new == round(1003 * 1.3) + round(4 * 1.3)
 
 
-def test_count_tokens_accepts_automatic_and_explicit_cache_control(api: Api) -> None:
+def test_count_tokens_accepts_cache_control(api: Api) -> None:
     client = api.client()
     system = cached_system(words(2000))
     plain = client.messages.count_tokens(

@@ -28,7 +28,7 @@ def test_reply_with_strips_quotes_and_keeps_inner_dots(inproc: Api) -> None:
     assert ask(client, "Please reply with 3.14. Thanks").content[0].text == "3.14"
 
 
-def test_default_reply_echoes_last_user_text_and_has_configured_length(inproc: Api) -> None:
+def test_default_reply_echoes_and_has_set_length(inproc: Api) -> None:
     inproc.simulator.reply_tokens = 40
     message = inproc.client().messages.create(
         model=MODEL,
@@ -139,7 +139,7 @@ def test_input_tokens_equal_count_tokens_without_caching(api: Api) -> None:
     assert message.usage.input_tokens == counted == tokenizer.count_request(params)
 
 
-def test_response_headers_request_id_organization_and_workspace(api: Api) -> None:
+def test_response_headers_request_id_org_workspace(api: Api) -> None:
     raw = api.client().messages.with_raw_response.create(
         model=MODEL, max_tokens=8, messages=[{"role": "user", "content": "Hi"}]
     )

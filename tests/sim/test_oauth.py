@@ -89,7 +89,7 @@ def test_access_tokens_expire_on_the_virtual_clock(api: Api) -> None:
         ask(client)
 
 
-def test_the_previous_access_token_stays_valid_until_it_expires(inproc: Api) -> None:
+def test_previous_access_token_valid_until_expiry(inproc: Api) -> None:
     login = inproc.simulator.add_oauth_login(expires_in=3600)
     _refresh(inproc, login.refresh_token)
     assert ask(inproc.client(auth_token=login.access_token, oauth=True)).stop_reason == "end_turn"
@@ -145,7 +145,7 @@ def test_demo_oauth_login_is_registered_and_refreshable(inproc: Api) -> None:
     assert payload["refresh_token"] != sim.DEMO_OAUTH_REFRESH_TOKEN
 
 
-def test_refresh_race_exactly_one_wins_and_every_call_is_counted(loopback: Api) -> None:
+def test_refresh_race_one_wins_every_call_counted(loopback: Api) -> None:
     login = loopback.simulator.add_oauth_login()
     contenders = 8
     barrier = threading.Barrier(contenders)
@@ -183,7 +183,7 @@ def test_refresh_race_exactly_one_wins_and_every_call_is_counted(loopback: Api) 
     assert {r.credential for r in log.oauth_token_calls()} == {sim.mask_secret(login.refresh_token)}
 
 
-def test_sdk_user_oauth_profile_refreshes_against_the_simulator(
+def test_sdk_user_oauth_profile_refreshes_unchanged(
     loopback: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The SDK's own refresh_token grant (CredentialsFile, user_oauth) works unchanged."""

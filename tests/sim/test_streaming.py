@@ -41,7 +41,7 @@ def test_stream_event_sequence(api: Api) -> None:
     assert events[-2][1]["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
 
 
-def test_stream_usage_has_cache_fields_in_message_start_and_cumulative_delta(api: Api) -> None:
+def test_stream_usage_in_message_start_and_delta(api: Api) -> None:
     params = {
         "model": MODEL,
         "max_tokens": 64,
@@ -140,7 +140,7 @@ def test_stream_tool_use_sends_input_json_deltas(inproc: Api) -> None:
     assert final.stop_reason == "tool_use"
 
 
-def test_stream_thinking_sends_thinking_and_signature_deltas(inproc: Api) -> None:
+def test_stream_thinking_and_signature_deltas(inproc: Api) -> None:
     with inproc.client().messages.stream(
         model=MODEL,
         max_tokens=3000,
