@@ -208,6 +208,8 @@ Knowingly not simulated:
   results never get archived. No pricing: the simulator reports usage, the api layer prices it.
 - Platforms other than the first-party API, the `anthropic-workspace-id` request header,
   Files/Skills/Admin APIs, OAuth grants other than `refresh_token`, citations output.
+- `cache_control` on blocks nested in a `tool_result` (or a document's content) is validated
+  but not used as a breakpoint; mark the enclosing block instead.
 - Exact token counts: `clawdbot_nb.tokenizer` is a documented approximation.
 """
 
