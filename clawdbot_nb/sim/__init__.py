@@ -127,6 +127,7 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | Access expiry, virtual clock     | brief       | `test_access_tokens_expire_on_the_virtual_clock`          |
 | Old access token until expiry    | brief       | `test_previous_access_token_valid_until_expiry`           |
 | Bad token requests: RFC 6749     | brief       | `test_malformed_token_requests`                           |
+| Token endpoint faults            | brief       | `test_token_endpoint_fault_keeps_refresh_usable`          |
 | Form-encoded token request       | brief       | `test_form_encoded_refresh_is_accepted`                   |
 | Demo OAuth login                 | brief       | `test_demo_oauth_login_is_registered_and_refreshable`     |
 | Refresh race: one wins, counted  | brief       | `test_refresh_race_one_wins_every_call_counted`           |
@@ -210,6 +211,7 @@ Knowingly not simulated:
   Files/Skills/Admin APIs, OAuth grants other than `refresh_token`, citations output.
 - `cache_control` on blocks nested in a `tool_result` (or a document's content) is validated
   but not used as a breakpoint; mark the enclosing block instead.
+- Conversation-shape checks such as every `tool_use` being answered by a `tool_result`.
 - Exact token counts: `clawdbot_nb.tokenizer` is a documented approximation.
 """
 

@@ -43,7 +43,7 @@ from clawdbot_nb.sim.diagnostics import DiagnosticsStore, diagnose, fingerprint_
 from clawdbot_nb.sim.faults import Fault, FaultInjector
 from clawdbot_nb.sim.latency import LatencyModel
 from clawdbot_nb.sim.models import ModelRegistry
-from clawdbot_nb.sim.oauth import handle_token_request
+from clawdbot_nb.sim.oauth import describe_token_request, handle_token_request
 from clawdbot_nb.sim.prefix import build_plan
 from clawdbot_nb.sim.ratelimits import RateLimits
 from clawdbot_nb.sim.replies import generate_reply
@@ -184,8 +184,11 @@ class Simulator:
         self._cache = PromptCache()
         self._diagnostics = DiagnosticsStore()
         instance = secrets.token_hex(3)
-        self._request_ids = (f"req_011CSim{instance}{n:010d}" for n in itertools.count(1))
-        self._message_ids = (f"msg_01Sim{instance}{n:012d}" for n in itertools.count(1))
+        # itertools.count is atomic under the GIL; a generator would raise when two server
+        # threads advance it at once.
+        self._instance = instance
+        self._request_counter = itertools.count(1)
+        self._message_counter = itertools.count(1)
         self.demo_oauth: OAuthLogin | None = None
         if demo:
             self.add_api_key(DEMO_API_KEY)
@@ -195,6 +198,12 @@ class Simulator:
                 refresh_token=DEMO_OAUTH_REFRESH_TOKEN,
                 expires_in=DEMO_OAUTH_EXPIRES_IN,
             )
+
+    def _new_request_id(self) -> str:
+        return f"req_011CSim{self._instance}{next(self._request_counter):010d}"
+
+    def _new_message_id(self) -> str:
+        return f"msg_01Sim{self._instance}{next(self._message_counter):012d}"
 
     def __repr__(self) -> str:
         credentials, requests = len(self.credentials), len(self.requests)
@@ -311,7 +320,7 @@ class Simulator:
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Serve one request; never raises (an internal failure becomes a 500 `api_error`)."""
-        request_id = next(self._request_ids)
+        request_id = self._new_request_id()
         arrived = self.clock.now()
         context = _Context()
         try:
@@ -443,9 +452,9 @@ class Simulator:
             return self._batch_item
         raise ApiError(404, "Not Found")
 
-    def _fault_error(self, fault: Fault, principal: Principal) -> ApiError:
+    def _fault_error(self, fault: Fault, principal: Principal | None) -> ApiError:
         headers: dict[str, str] = {}
-        if fault.status == 429:
+        if fault.status == 429 and principal is not None:
             headers.update(self.rate_limits.headers(principal.fingerprint, self.clock.now(), exhausted=True))
         if fault.retry_after is not None:
             value = fault.retry_after
@@ -523,7 +532,7 @@ class Simulator:
         context.model = body.get("model") if isinstance(body.get("model"), str) else None
         context.stream = body.get("stream") is True
         info = self._validated_model(body, context.api_version or NEW_API_VERSION)
-        message_id = next(self._message_ids)
+        message_id = self._new_message_id()
         run = self._run(principal, body, info, tier="standard", message_id=message_id)
         context.usage = run.usage
         context.message_id = message_id
@@ -592,11 +601,11 @@ class Simulator:
             if params.get("stream"):
                 raise invalid_request("stream: Streaming is not supported in Message Batches")
             info = self._validated_model(params, api_version, in_batch=True)
-            run = self._run(principal, params, info, tier="batch", message_id=next(self._message_ids))
+            run = self._run(principal, params, info, tier="batch", message_id=self._new_message_id())
             self._cache.commit(run.pending, self.clock.now())
             return {"type": "succeeded", "message": run.message}
         except ApiError as error:
-            request_id = next(self._request_ids)
+            request_id = self._new_request_id()
             return {
                 "type": "errored",
                 "error": {
@@ -667,14 +676,17 @@ class Simulator:
     # -- oauth --------------------------------------------------------------------------------
 
     def _oauth_token(self, request: SimRequest, request_id: str, context: _Context) -> SimResponse:
+        content_type = request.headers.get("content-type", "")
+        # Known before any fault fires, so the log counts a failed refresh attempt too.
+        context.grant_type, context.refresh_masked = describe_token_request(request.body, content_type)
         fault = self.faults.take_status("/v1/oauth/token", None)
         if fault is not None:
             context.fault = fault.describe()
-            raise ApiError(fault.status or 500, fault.message, error_type=fault.error_type)
+            raise self._fault_error(fault, None)
         result = handle_token_request(
             self.credentials,
             request.body,
-            request.headers.get("content-type", ""),
+            content_type,
             now=self.clock.now(),
             client_ids=self.oauth_client_ids,
             access_expires_in=self.oauth_access_expires_in,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from clawdbot_nb.sim.credentials import CredentialStore, RefreshError, mask_secret
 
-__all__ = ["TokenResult", "handle_token_request"]
+__all__ = ["TokenResult", "describe_token_request", "handle_token_request"]
 
 SCOPE = "user:inference user:profile"
 
@@ -49,6 +49,17 @@ def _parse(body: bytes, content_type: str) -> dict | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def describe_token_request(body: bytes, content_type: str) -> tuple[str | None, str | None]:
+    """(grant type, masked refresh token) of a token request, for the log; None where absent."""
+    data = _parse(body, content_type) or {}
+    grant_type = data.get("grant_type")
+    refresh_token = data.get("refresh_token")
+    return (
+        grant_type if isinstance(grant_type, str) else None,
+        mask_secret(refresh_token) if isinstance(refresh_token, str) and refresh_token else None,
+    )
 
 
 def handle_token_request(

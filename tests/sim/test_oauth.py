@@ -122,6 +122,16 @@ def test_malformed_token_requests(inproc: Api, body: dict, status: int, error: s
     assert caught.value.body["error_description"]
 
 
+def test_token_endpoint_fault_keeps_refresh_usable(inproc: Api) -> None:
+    login = inproc.simulator.add_oauth_login()
+    inproc.simulator.faults.next(503, path="/v1/oauth/token", should_retry=False)
+    error = _refresh_error(inproc, login.refresh_token)
+    assert error.status_code == 503
+    assert error.response.headers["x-should-retry"] == "false"
+    assert _refresh(inproc, login.refresh_token)["access_token"]
+    assert inproc.simulator.requests.oauth_refreshes() == 2
+
+
 def test_form_encoded_refresh_is_accepted(inproc: Api) -> None:
     login = inproc.simulator.add_oauth_login()
     form = urllib.parse.urlencode(
