@@ -5,13 +5,13 @@ API keys go out as the SDK sends them. Setup-tokens and OAuth logins (any secret
 and their requests start with the Claude Code identity system block. An OAuth profile is an
 `AccessTokenProvider`, so the SDK's token cache drives refresh and a 401 forces one.
 
-Every client carries the failover middleware: while the failover loop has another profile to try,
-it tells the SDK not to sleep and retry a rate-limited or failing request on this one.
+While the failover loop has another profile to try, it sends through a variant of the client
+with the failover middleware, which tells the SDK not to sleep and retry a rate-limited or
+failing request on this profile; the last profile gets the SDK's normal retries.
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +29,6 @@ OAUTH_BETAS = (
 )
 CLAUDE_CODE_IDENTITY = "You are Claude Code, Anthropic's official CLI for Claude."
 CLAUDE_CODE_USER_AGENT = "claude-cli/2.1.75 (external, cli)"
-
-#: Set by the failover loop while another profile remains to be tried.
-fail_fast: contextvars.ContextVar[bool] = contextvars.ContextVar("clawdbot_nb_fail_fast", default=False)
 
 
 class ConnectionFailed(ClawdbotError):
@@ -62,9 +59,7 @@ def _connection_error(error: BaseException) -> bool:
 
 
 def failover_middleware(request: Any, call_next: Callable[[Any], Any]) -> Any:
-    """Sync client middleware (anthropic SDK 2.x): no SDK retries while failover can move on."""
-    if not fail_fast.get():
-        return call_next(request)
+    """Sync client middleware (anthropic SDK 2.x): no SDK retries, failover moves on instead."""
     try:
         response = call_next(request)
     except Exception as error:
@@ -77,8 +72,6 @@ def failover_middleware(request: Any, call_next: Callable[[Any], Any]) -> Any:
 
 async def async_failover_middleware(request: Any, call_next: Callable[[Any], Any]) -> Any:
     """The async twin of `failover_middleware`."""
-    if not fail_fast.get():
-        return await call_next(request)
     try:
         response = await call_next(request)
     except Exception as error:
@@ -126,8 +119,7 @@ def build_client(
     import anthropic
 
     cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-    middleware = async_failover_middleware if asynchronous else failover_middleware
-    kwargs: dict[str, Any] = {"max_retries": options.max_retries, "middleware": [middleware]}
+    kwargs: dict[str, Any] = {"max_retries": options.max_retries}
     if options.base_url:
         kwargs["base_url"] = options.base_url
     if options.timeout is not None:
@@ -146,6 +138,11 @@ def build_client(
     else:
         kwargs["api_key"] = credential.secret
     return cls(**kwargs)
+
+
+def fail_fast_variant(client: Any, asynchronous: bool) -> Any:
+    """The same client (same token cache) with the failover middleware added."""
+    return client.with_middleware(async_failover_middleware if asynchronous else failover_middleware)
 
 
 def with_identity(system: Any) -> list[dict[str, Any]]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from clawdbot_nb.api.client import ConnectionFailed, fail_fast
+from clawdbot_nb.api.client import ConnectionFailed
 from clawdbot_nb.api.reply import Attempt
 from clawdbot_nb.errors import ClawdbotError
 from clawdbot_nb.state.cooldown import classify_failure
@@ -103,8 +102,8 @@ def api_error(failure: Failure, candidate: AuthCandidate | None = None) -> Clawd
 class Failover:
     """Iterate over candidates; report failures with `failed()`; `exhausted()` when none is left.
 
-    While another candidate remains, the SDK is told not to retry on this one (see
-    `client.fail_fast`); the last candidate gets the SDK's normal retries.
+    `more` says whether another candidate follows the current one: then the call should fail
+    fast (see `client.fail_fast_variant`); the last candidate gets the SDK's normal retries.
     """
 
     def __init__(self, candidates: list[AuthCandidate], mark_failure: Callable[[AuthCandidate, str], None]):
@@ -112,22 +111,12 @@ class Failover:
         self.mark_failure = mark_failure
         self.attempts: list[Attempt] = []
         self.last: tuple[Failure, AuthCandidate] | None = None
-        self._token: Any = None
+        self.more = False
 
     def __iter__(self) -> Iterator[AuthCandidate]:
-        try:
-            for index, candidate in enumerate(self.candidates):
-                self._set_fail_fast(index < len(self.candidates) - 1)
-                yield candidate
-        finally:
-            self._set_fail_fast(None)
-
-    def _set_fail_fast(self, value: bool | None) -> None:
-        if self._token is not None:
-            fail_fast.reset(self._token)
-            self._token = None
-        if value is not None:
-            self._token = fail_fast.set(value)
+        for index, candidate in enumerate(self.candidates):
+            self.more = index < len(self.candidates) - 1
+            yield candidate
 
     @property
     def tried(self) -> list[str]:

@@ -7,12 +7,14 @@ usage footer; `footer()` is the same line for a terminal.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from clawdbot_nb.api.planner import TTL_SECONDS, CachePlan
-from clawdbot_nb.api.pricing import Cost, UsageCounts
+from clawdbot_nb.api.pricing import Cost, UsageCounts, compute_cost, usage_counts
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,8 @@ class Reply:
     agent: str
     profile: str  # profile id, or the environment variable's source label
     credential_type: str  # api_key | token | oauth
-    usage: UsageCounts
-    cost: Cost
+    #: The API's usage object (or a dict of its fields); `usage` and `cost` are read from it.
+    raw_usage: Any
     plan: CachePlan
     latency_s: float
     ttft_s: float | None
@@ -52,6 +54,16 @@ class Reply:
     attempts: tuple[Attempt, ...] = ()
     streamed: bool = False
     message: Any = field(default=None, repr=False, compare=False)
+    price_overrides: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    # Computed on first access, so a call returns before any cost arithmetic.
+    @cached_property
+    def usage(self) -> UsageCounts:
+        return usage_counts(self.raw_usage)
+
+    @cached_property
+    def cost(self) -> Cost:
+        return compute_cost(self.model, self.raw_usage, overrides=self.price_overrides)
 
     # -- the cache verdict ---------------------------------------------------------------------
 

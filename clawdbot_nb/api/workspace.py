@@ -24,17 +24,24 @@ from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb import catalog
 from clawdbot_nb.api import ledger as ledger_module
-from clawdbot_nb.api.client import ClientOptions, build_client, uses_oauth_wire, with_identity
+from clawdbot_nb.api.client import (
+    ClientOptions,
+    build_client,
+    fail_fast_variant,
+    uses_oauth_wire,
+    with_identity,
+)
 from clawdbot_nb.api.failover import Failover
 from clawdbot_nb.api.oauth import OAuthRefresher
 from clawdbot_nb.api.planner import CachePlan, check_ttl, plan_cache
-from clawdbot_nb.api.pricing import compute_cost, price_overrides_from_config, usage_counts
+from clawdbot_nb.api.pricing import compute_cost, price_overrides_from_config
 from clawdbot_nb.api.reply import Reply, utcnow
 from clawdbot_nb.api.writer import BackgroundWriter
 from clawdbot_nb.errors import ClawdbotError, UsageError
 from clawdbot_nb.state.agent import AgentState, now_ms
+from clawdbot_nb.state.config import ClawdbotConfig
 from clawdbot_nb.state.cooldown import prune_expired, record_failure, record_success
-from clawdbot_nb.state.selection import AuthCandidate, auth_candidates
+from clawdbot_nb.state.selection import AuthCandidate, auth_candidates, next_change_ms
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,9 +52,11 @@ if TYPE_CHECKING:
 DEFAULT_MAX_TOKENS = 1024
 #: The SDK refuses non-streaming calls that may run past 10 minutes (3600 s x max_tokens / 128k).
 NON_STREAMING_MAX_TOKENS = 21_333
+#: Recent one-turn plans kept per workspace.
+PLAN_MEMO_SIZE = 64
 
 
-@dataclass(frozen=True)
+@dataclass
 class Request:
     """A validated call, before a profile is chosen."""
 
@@ -61,6 +70,8 @@ class Request:
     tools: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     cell: str | None = None
+    #: The config this call was validated against (one read per call).
+    config: ClawdbotConfig | None = field(default=None, repr=False, compare=False)
 
 
 def _resolve_model(model: str | None, default: str | None, configured: str | None) -> str:
@@ -150,9 +161,12 @@ class Workspace:
             http_client_factory=self._refresh_http_client,
             url=oauth_token_url or self._refresh_url(base_url),
         )
-        self._clients: dict[tuple[str, str, bool], Any] = {}
+        self._clients: dict[tuple[str, str, bool, bool], Any] = {}
+        self._overrides: tuple[Any, dict[str, Any]] | None = None
+        self._plans: dict[tuple[Any, ...], CachePlan] = {}
+        self._candidate_cache: tuple[Any, Any, str | None, int, list[AuthCandidate]] | None = None
         self._ledger = self._open_ledger(ledger)
-        self._writer = BackgroundWriter()
+        self._writer = BackgroundWriter({"call": self._write_calls})
         self.simulator: Any = None
 
     # -- construction helpers ------------------------------------------------------------------
@@ -223,11 +237,27 @@ class Workspace:
             tools=tools,
             extra=extra,
             cell=cell,
+            config=config,
         )
 
     def plan(self, request: Request, candidate: AuthCandidate) -> CachePlan:
-        """The request body for one profile, with its cache breakpoints."""
+        """The request body for one profile, with its cache breakpoints.
+
+        Planning is a pure function; a one-turn text request seen recently (a re-run cell, a
+        loop over the same prompt) reuses its plan. A plan's `params` must not be changed.
+        """
         oauth = uses_oauth_wire(candidate.credential)
+        config = request.config or self.agent.config()
+        configured = config.cache_ttl(request.model, self.agent.agent_id)
+        key = None
+        content = request.messages[0]["content"] if len(request.messages) == 1 else None
+        simple_system = request.system is None or isinstance(request.system, str)
+        if isinstance(content, str) and simple_system and not request.tools and not request.extra:
+            key = (request.model, request.max_tokens, request.system, content, request.ttl, request.cache)
+            key += (oauth, configured)
+            cached = self._plans.get(key)
+            if cached is not None:
+                return cached
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
@@ -239,28 +269,54 @@ class Workspace:
         if request.tools:
             params["tools"] = request.tools
         params.update(request.extra)
-        configured = self.agent.config().cache_ttl(request.model, self.agent.agent_id)
-        return plan_cache(
+        plan = plan_cache(
             params, ttl=request.ttl, configured=configured, oauth_wire=oauth, cache=request.cache
         )
+        if key is not None:
+            if len(self._plans) >= PLAN_MEMO_SIZE:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = plan
+        return plan
 
-    def _client(self, candidate: AuthCandidate, asynchronous: bool) -> Any:
+    def _client(self, candidate: AuthCandidate, asynchronous: bool, fail_fast: bool = False) -> Any:
+        """The cached client for a candidate; `fail_fast` for the variant failover moves on from."""
         kind = "oauth-profile" if candidate.credential.type == "oauth" else candidate.credential.secret
-        key = (candidate.label, kind, asynchronous)
+        key = (candidate.label, kind, asynchronous, fail_fast)
         client = self._clients.get(key)
         if client is None:
-            client = build_client(
-                candidate.credential,
-                self._options,
-                profile_id=candidate.profile_id,
-                refresher=self._refresher,
-                asynchronous=asynchronous,
-            )
+            if fail_fast:
+                client = fail_fast_variant(self._client(candidate, asynchronous), asynchronous)
+            else:
+                client = build_client(
+                    candidate.credential,
+                    self._options,
+                    profile_id=candidate.profile_id,
+                    refresher=self._refresher,
+                    asynchronous=asynchronous,
+                )
             self._clients[key] = client
         return client
 
     def _candidates(self, request: Request) -> list[AuthCandidate]:
-        return auth_candidates(self.agent, "anthropic", profile_id=request.profile)
+        """The call's candidates; reused while the store, the config and every expiry are unchanged."""
+        config = request.config or self.agent.config()
+        store = self.agent.load_store(config=config)
+        now = now_ms()
+        cached = self._candidate_cache
+        if (
+            cached is not None
+            and cached[0] is store
+            and cached[1] is config
+            and cached[2] == request.profile
+            and now < cached[3]
+        ):
+            return cached[4]
+        candidates = auth_candidates(
+            self.agent, "anthropic", profile_id=request.profile, store=store, config=config, now=now
+        )
+        if all(c.profile_id is not None for c in candidates):  # the environment can change any time
+            self._candidate_cache = (store, config, request.profile, next_change_ms(store, now), candidates)
+        return candidates
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
@@ -281,30 +337,42 @@ class Workspace:
         except ClawdbotError as error:
             warnings.warn(f"could not record the cooldown of {profile_id}: {error}", stacklevel=3)
 
-    def _mark_success(self, candidate: AuthCandidate) -> None:
-        profile_id = candidate.profile_id
-        if profile_id is None:
-            return
-        stamp = now_ms()
+    def _record(self, succeeded: str | None, **fields: Any) -> None:
+        """Queue the bookkeeping of one finished call: the success mark of the profile that
+        answered (`succeeded`) and the ledger row. The row is built in the background too."""
+        self._writer.submit("call", (succeeded, now_ms(), fields))
 
-        def apply(store) -> None:
-            if store.get(profile_id) is None:
-                return  # removed meanwhile
-            store.set_stats(profile_id, prune_expired(record_success(store.stats(profile_id), stamp), stamp))
-            store.set_last_good("anthropic", profile_id)
+    def _write_calls(self, calls: list[tuple[str | None, int, dict[str, Any]]]) -> None:
+        """One store transaction for the batch's successes, one ledger transaction for its rows."""
+        marks = [(profile_id, stamp) for profile_id, stamp, _ in calls if profile_id is not None]
+        if marks:
 
-        self._writer.submit(lambda: self.agent.store_file.update(apply))
+            def apply(store) -> None:
+                for profile_id, stamp in marks:
+                    if store.get(profile_id) is None:
+                        continue  # removed meanwhile
+                    stats = prune_expired(record_success(store.stats(profile_id), stamp), stamp)
+                    store.set_stats(profile_id, stats)
+                    store.set_last_good("anthropic", profile_id)
 
-    def _record(self, **fields: Any) -> None:
-        if self._ledger is None:
-            return
-        ledger = self._ledger
-        row = ledger_module.build_row(agent=self.agent.agent_id, **fields)
-        self._writer.submit(lambda: ledger.append(row))
+            self.agent.store_file.update(apply)
+        if self._ledger is not None:
+            rows = []
+            for _, stamp, fields in calls:
+                overrides = fields.pop("price_overrides", None)
+                if fields.get("usage") is not None:
+                    fields["cost"] = compute_cost(fields["model"], fields["usage"], overrides=overrides)
+                rows.append(ledger_module.build_row(agent=self.agent.agent_id, time_ms=stamp, **fields))
+            self._ledger.append_many(rows)
 
-    def _price_overrides(self) -> dict[str, Any]:
-        config = self.agent.config()
-        return price_overrides_from_config(config.data, config_path=str(config.path))
+    def _price_overrides(self, config: ClawdbotConfig) -> dict[str, Any]:
+        cached = self._overrides
+        if cached is None or cached[0] is not config:  # configs are re-parsed only when changed
+            cached = self._overrides = (
+                config,
+                price_overrides_from_config(config.data, config_path=str(config.path)),
+            )
+        return cached[1]
 
     def _reply(
         self,
@@ -318,8 +386,7 @@ class Workspace:
         streamed: bool,
     ) -> Reply:
         latency = time.perf_counter() - started
-        counts = usage_counts(message.usage)
-        cost = compute_cost(request.model, message.usage, overrides=self._price_overrides())
+        overrides = self._price_overrides(request.config or self.agent.config())
         text = "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
         reply = Reply(
             text=text,
@@ -327,8 +394,7 @@ class Workspace:
             agent=self.agent.agent_id,
             profile=candidate.label,
             credential_type=candidate.credential.type,
-            usage=counts,
-            cost=cost,
+            raw_usage=message.usage,
             plan=plan,
             latency_s=latency,
             ttft_s=ttft,
@@ -338,12 +404,13 @@ class Workspace:
             attempts=tuple(failover.attempts),
             streamed=streamed,
             message=message,
+            price_overrides=overrides,
         )
-        self._mark_success(candidate)
         self._record(
+            candidate.profile_id,
             model=request.model,
             usage=message.usage,
-            cost=cost,
+            price_overrides=overrides,
             profile_id=candidate.label,
             credential_type=candidate.credential.type,
             ttl_requested=plan.ttl_requested,
@@ -365,6 +432,7 @@ class Workspace:
         self, request: Request, error: BaseException, failover: Failover | None, streamed: bool
     ) -> None:
         self._record(
+            None,
             model=request.model,
             error=error if not isinstance(error, ClawdbotError) else str(error),
             ttl_requested=request.ttl,
@@ -386,7 +454,7 @@ class Workspace:
                 plan = self.plan(request, candidate)
                 started = time.perf_counter()
                 try:
-                    client = self._client(candidate, asynchronous=False)
+                    client = self._client(candidate, asynchronous=False, fail_fast=failover.more)
                     if request.max_tokens > NON_STREAMING_MAX_TOKENS:
                         with client.messages.stream(**plan.params) as stream:
                             message = stream.get_final_message()
@@ -411,7 +479,7 @@ class Workspace:
                 plan = self.plan(request, candidate)
                 started = time.perf_counter()
                 try:
-                    client = self._client(candidate, asynchronous=True)
+                    client = self._client(candidate, asynchronous=True, fail_fast=failover.more)
                     if request.max_tokens > NON_STREAMING_MAX_TOKENS:
                         async with client.messages.stream(**plan.params) as stream:
                             message = await stream.get_final_message()
@@ -549,7 +617,8 @@ class ReplyStream:
                 started = time.perf_counter()
                 ttft = None
                 try:
-                    manager = ws._client(candidate, asynchronous=False).messages.stream(**plan.params)
+                    client = ws._client(candidate, asynchronous=False, fail_fast=failover.more)
+                    manager = client.messages.stream(**plan.params)
                     stream = manager.__enter__()
                 except Exception as error:
                     failover.failed(candidate, error)
@@ -626,7 +695,8 @@ class AsyncReplyStream:
                 started = time.perf_counter()
                 ttft = None
                 try:
-                    manager = ws._client(candidate, asynchronous=True).messages.stream(**plan.params)
+                    client = ws._client(candidate, asynchronous=True, fail_fast=failover.more)
+                    manager = client.messages.stream(**plan.params)
                     stream = await manager.__aenter__()
                 except Exception as error:
                     failover.failed(candidate, error)

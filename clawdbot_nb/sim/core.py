@@ -71,8 +71,9 @@ class SimRequest:
 
     method: str
     path: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    # Kept out of repr: headers carry credentials, bodies can be megabytes.
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    body: bytes = field(default=b"", repr=False)
     query: dict[str, str] = field(default_factory=dict)
     base_url: str = "http://127.0.0.1"
     #: The body size the client declared, when a front-end drained an oversized body unread.
@@ -112,6 +113,8 @@ class _Context:
     __slots__ = (
         "api_version",
         "batch_id",
+        "error_message",
+        "error_type",
         "fault",
         "grant_type",
         "message_id",
@@ -135,6 +138,8 @@ class _Context:
         self.refresh_masked: str | None = None
         self.refresh_scope: tuple[str | None, str | None] = (None, None)
         self.api_version: str | None = None
+        self.error_type: str | None = None
+        self.error_message: str | None = None
 
 
 @dataclass
@@ -337,18 +342,6 @@ class Simulator:
         self, request: SimRequest, response: SimResponse, request_id: str, arrived: float, context: _Context
     ) -> None:
         principal = context.principal
-        error_type = error_message = None
-        if response.status >= 400:
-            try:
-                error = json.loads(response.body)
-                if "error" in error and isinstance(error["error"], dict):
-                    error_type = error["error"].get("type")
-                    error_message = error["error"].get("message")
-                else:
-                    error_type = error.get("error")
-                    error_message = error.get("error_description")
-            except (ValueError, AttributeError):
-                pass
         if principal is not None:
             credential, fp, kind = principal.masked, principal.fingerprint, principal.kind
             organization, workspace = principal.organization, principal.workspace
@@ -372,8 +365,8 @@ class Simulator:
                 workspace=workspace,
                 model=context.model,
                 usage=context.usage,
-                error_type=error_type,
-                error_message=error_message,
+                error_type=context.error_type,
+                error_message=context.error_message,
                 fault=context.fault,
                 message_id=context.message_id,
                 batch_id=context.batch_id,
@@ -392,6 +385,7 @@ class Simulator:
         return headers
 
     def _error_response(self, error: ApiError, request_id: str, context: _Context) -> SimResponse:
+        context.error_type, context.error_message = error.error_type, error.message
         headers = self._headers(request_id, context.principal)
         headers.extend(error.headers.items())
         return SimResponse(error.status, headers, error_body(error.error_type, error.message, request_id))
@@ -693,6 +687,9 @@ class Simulator:
         )
         context.grant_type = result.grant_type
         context.refresh_masked = result.refresh_masked
+        if result.status != 200:
+            context.error_type = result.payload.get("error")
+            context.error_message = result.payload.get("error_description")
         context.refresh_scope = (result.organization, result.workspace)
         return self._json(result.payload, request_id, None, status=result.status)
 

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from clawdbot_nb.errors import ClawdbotError
@@ -60,7 +61,7 @@ class AgentState:
     def config(self) -> ClawdbotConfig:
         return ClawdbotConfig.load(self.config_path)
 
-    @property
+    @cached_property
     def store_file(self) -> AuthStoreFile:
         # The pre-profile OAuth file is global; only the default agent imports it.
         legacy = legacy_oauth_file(self.state_dir) if self.is_default else None
@@ -75,22 +76,23 @@ class AgentState:
         return env_credential(provider, config_env=config.env, dotenv_path=self.dotenv_path)
 
     def load_store(self, *, config: ClawdbotConfig | None = None, sync_claude_cli: bool = True) -> AuthStore:
-        """The agent's store, with an opted-in `anthropic:claude-cli` profile synced from the CLI.
+        """The agent's store (a shared read-only snapshot), with an opted-in
+        `anthropic:claude-cli` profile synced from the CLI.
 
         Syncing writes (under the lock) only when the CLI holds a newer login.
         """
         store_file = self.store_file
-        store = store_file.load()
+        store = store_file.snapshot()
         if not sync_claude_cli or not self._claude_cli_opted_in(store, config):
             return store
         try:
             login = claude_cli.read_claude_cli_login()
         except ClawdbotError:
             return store  # a broken CLI file must not hide the store; `onboard` reports it
-        if login is None or not claude_cli.sync_claude_cli_profile(store, login, now_ms()):
+        if login is None or not claude_cli.sync_claude_cli_profile(store.copy(), login, now_ms()):
             return store
         store_file.update(lambda locked: claude_cli.sync_claude_cli_profile(locked, login, now_ms()))
-        return store_file.load()
+        return store_file.snapshot()
 
     def _claude_cli_opted_in(self, store: AuthStore, config: ClawdbotConfig | None) -> bool:
         if claude_cli.CLAUDE_CLI_PROFILE_ID in store.data.get("profiles", {}):

@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 from clawdbot_nb.errors import ParseError
 from clawdbot_nb.state.cooldown import CooldownPolicy
-from clawdbot_nb.state.jsonfile import ensure_private_dir, read_json_object, write_json_atomic
+from clawdbot_nb.state.jsonfile import ensure_private_dir, file_version, read_json_object, write_json_atomic
 from clawdbot_nb.state.lock import FileLock
 from clawdbot_nb.state.paths import DEFAULT_AGENT_ID
 
@@ -62,15 +63,13 @@ class ClawdbotConfig:
         self.data = data
         self.path = path
         self.exists = exists
+        # A config object is never changed after loading, so derived values are kept.
+        self._ttl_cache: dict[tuple[str, str | None], CacheTtlSetting | None] = {}
 
     @classmethod
     def load(cls, path: Path) -> ClawdbotConfig:
         """The config at `path`; re-parsed only when the file changed (a config is read-only)."""
-        try:
-            stat = path.stat()
-            key: tuple[int, int, int] | None = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        except OSError:
-            key = None
+        key = file_version(path)
         cached = _loaded.get(path)
         if key is not None and cached is not None and cached[0] == key:
             return cached[1]
@@ -101,7 +100,7 @@ class ClawdbotConfig:
                 raise self._error(".".join(walked), "an object")
         return node
 
-    @property
+    @cached_property
     def env(self) -> dict[str, str]:
         """`env`: plain string entries and `env.vars`, as the gateway applies them."""
         section = self._object("env")
@@ -109,7 +108,7 @@ class ClawdbotConfig:
         values.update({k: v for k, v in self._object("env", "vars").items() if isinstance(v, str)})
         return values
 
-    @property
+    @cached_property
     def primary_model(self) -> str | None:
         """`agents.defaults.model.primary`, e.g. `anthropic/claude-opus-4-5`."""
         model = self._object("agents", "defaults").get("model")
@@ -136,7 +135,7 @@ class ClawdbotConfig:
                 return entry
         return None
 
-    @property
+    @cached_property
     def default_agent_id(self) -> str:
         """The agent marked `default: true` in `agents.list`, else `main`."""
         entries = self._object("agents").get("list")
@@ -194,6 +193,12 @@ class ClawdbotConfig:
 
     def cache_ttl(self, model: str, agent_id: str | None = None) -> CacheTtlSetting | None:
         """The configured TTL for `model`: `cacheRetention` wins over `cacheControlTtl`."""
+        key = (model, agent_id)
+        if key not in self._ttl_cache:
+            self._ttl_cache[key] = self._cache_ttl(model, agent_id)
+        return self._ttl_cache[key]
+
+    def _cache_ttl(self, model: str, agent_id: str | None) -> CacheTtlSetting | None:
         params = self.model_params(model, agent_id)
         field_base = f'agents.defaults.models["{_model_key(model)}"].params'
         retention = params.get("cacheRetention")
@@ -208,7 +213,7 @@ class ClawdbotConfig:
             return CacheTtlSetting(ttl, f"{field_base}.cacheControlTtl")
         return None
 
-    @property
+    @cached_property
     def auth_profiles(self) -> dict[str, ProfileConfig]:
         result: dict[str, ProfileConfig] = {}
         for profile_id, entry in self._object("auth", "profiles").items():
@@ -226,7 +231,7 @@ class ClawdbotConfig:
             )
         return result
 
-    @property
+    @cached_property
     def auth_order(self) -> dict[str, list[str]]:
         result: dict[str, list[str]] = {}
         for provider, ids in self._object("auth", "order").items():
@@ -237,7 +242,7 @@ class ClawdbotConfig:
                 result[provider.strip().lower()] = cleaned
         return result
 
-    @property
+    @cached_property
     def cooldown_policy(self) -> CooldownPolicy:
         section = self._object("auth", "cooldowns")
 

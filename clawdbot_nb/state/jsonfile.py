@@ -59,6 +59,18 @@ def ensure_private_dir(path: Path) -> None:
             ) from error
 
 
+def file_version(path: Path) -> tuple[int, int, int] | None:
+    """(mtime ns, size, inode): changes whenever the file is rewritten, in place or by rename.
+
+    None when the file cannot be stat'ed. Used to re-parse a file only when it changed.
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
 def read_text(path: Path, *, what: str) -> str | None:
     """The file's text, or None when it does not exist. `what` names the file in errors."""
     try:

@@ -49,6 +49,18 @@ def profile_order(store: AuthStore, config: ClawdbotConfig, provider: str, now: 
     )
 
 
+def next_change_ms(store: AuthStore, now: int) -> int:
+    """When the order computed at `now` may change without the store changing: the next
+    cooldown or disable end, or token expiry, after `now` (far future when none)."""
+    moments = []
+    for profile_id, credential in store.profiles.items():
+        stats = store.stats(profile_id)
+        moments += [
+            t for t in (stats.cooldown_until, stats.disabled_until, credential.expires) if t and t > now
+        ]
+    return min(moments, default=now + 365 * 86_400_000)
+
+
 def unusable_summary(store: AuthStore, profile_id: str, now: int) -> str:
     """`cooldown 4m (rate_limit)` or `disabled 5h (billing)`."""
     stats = store.stats(profile_id)

@@ -23,6 +23,7 @@ from clawdbot_nb.state.jsonfile import (
     FILE_MODE,
     dumps,
     ensure_private_dir,
+    file_version,
     keep_aside,
     read_json_object,
     write_text_atomic,
@@ -33,18 +34,32 @@ from clawdbot_nb.state.paths import AUTH_PROFILE_FILENAME, LEGACY_AUTH_FILENAME
 AUTH_STORE_VERSION = 1
 T = TypeVar("T")
 
+#: Read-only stores by path, with the (mtime, size, inode) they were read at.
+_snapshots: dict[Path, tuple[tuple[int, int, int], AuthStore]] = {}
+
 
 class AuthStore:
     """The store document: typed reads over `data`, and changes made to `data` itself."""
 
     def __init__(
-        self, data: dict[str, Any], *, path: Path | None = None, imported_from: tuple[Path, ...] = ()
+        self,
+        data: dict[str, Any],
+        *,
+        path: Path | None = None,
+        imported_from: tuple[Path, ...] = (),
+        read_only: bool = False,
     ):
         self.data = data
         self.path = path
         #: Legacy files whose credentials this (not yet saved) store was built from.
         self.imported_from = imported_from
+        #: A shared snapshot (see `AuthStoreFile.snapshot`) must never be changed in place.
+        self.read_only = read_only
         self._parsed: dict[str, ParsedProfile] | None = None
+
+    def copy(self) -> AuthStore:
+        """A private, changeable copy."""
+        return AuthStore(copy.deepcopy(self.data), path=self.path, imported_from=self.imported_from)
 
     @classmethod
     def empty(cls, path: Path | None = None) -> AuthStore:
@@ -82,22 +97,26 @@ class AuthStore:
         ]
 
     def _touch(self) -> None:
+        """Called before every change."""
+        if self.read_only:
+            raise RuntimeError("this AuthStore is a shared snapshot; change a copy() or use a transaction")
         self._parsed = None  # the parsed view is rebuilt on next read
 
     def set_credential(self, profile_id: str, credential: Credential) -> None:
         """Store `credential` under `profile_id`, replacing any previous entry."""
-        self._profiles_raw()[profile_id] = credential.to_json()
         self._touch()
+        self._profiles_raw()[profile_id] = credential.to_json()
 
     def merge_credential(self, profile_id: str, credential: Credential) -> None:
         """`{...old, ...new}`: a refresh keeps the entry's other fields (email, accountId, ...)."""
+        self._touch()
         old = self._profiles_raw().get(profile_id)
         merged = {**old, **credential.to_json()} if isinstance(old, dict) else credential.to_json()
         self._profiles_raw()[profile_id] = merged
-        self._touch()
 
     def remove_profile(self, profile_id: str) -> bool:
         """Remove the profile and every reference to it (order, lastGood, usageStats)."""
+        self._touch()
         found = self._profiles_raw().pop(profile_id, None) is not None
         for provider, ids in list(self._order_raw().items()):
             if profile_id in ids:
@@ -114,8 +133,6 @@ class AuthStore:
         for section in ("lastGood", "usageStats"):
             if self.data.get(section) == {}:
                 del self.data[section]
-        if found:
-            self._touch()
         return found
 
     # -- order, lastGood ----------------------------------------------------------------------
@@ -129,6 +146,7 @@ class AuthStore:
         return list(ids) if ids else None
 
     def set_order(self, provider: str, ids: list[str] | None) -> None:
+        self._touch()
         provider = provider.lower()
         cleaned = [i.strip() for i in ids or [] if i.strip()]
         order = self.data.setdefault("order", {})
@@ -138,15 +156,14 @@ class AuthStore:
             order.pop(provider, None)
         if not order:
             del self.data["order"]
-        self._touch()
 
     def last_good(self, provider: str) -> str | None:
         last_good = self.data.get("lastGood")
         return last_good.get(provider.lower()) if isinstance(last_good, dict) else None
 
     def set_last_good(self, provider: str, profile_id: str) -> None:
-        self.data.setdefault("lastGood", {})[provider.lower()] = profile_id
         self._touch()
+        self.data.setdefault("lastGood", {})[provider.lower()] = profile_id
 
     # -- usage stats ----------------------------------------------------------------------------
 
@@ -155,6 +172,7 @@ class AuthStore:
         return UsageStats.from_json(stats.get(profile_id) if isinstance(stats, dict) else None)
 
     def set_stats(self, profile_id: str, stats: UsageStats) -> None:
+        self._touch()
         table = self.data.setdefault("usageStats", {})
         encoded = stats.to_json()
         if encoded:
@@ -163,7 +181,6 @@ class AuthStore:
             table.pop(profile_id, None)
             if not table:
                 del self.data["usageStats"]
-        self._touch()
 
 
 # -- reading and validating the file -------------------------------------------------------------
@@ -285,8 +302,23 @@ class AuthStoreFile:
         return store
 
     def load(self) -> AuthStore:
-        """The store as it is now (a new agent's is empty). Never writes."""
+        """The store as it is now (a new agent's is empty), to read or change. Never writes."""
         return self._read() or self._fresh()
+
+    def snapshot(self) -> AuthStore:
+        """The store as it is now, shared and read-only: re-read only when the file changed.
+
+        For the request path, which reads the store on every call.
+        """
+        key = file_version(self.path)
+        cached = _snapshots.get(self.path)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        store = self.load()
+        store.read_only = True
+        if key is not None:
+            _snapshots[self.path] = (key, store)
+        return store
 
     def _ensure_exists(self) -> None:
         """Create the file (seeded from legacy files) so its real path can be locked.
