@@ -120,6 +120,7 @@ class _Context:
         "message_id",
         "model",
         "principal",
+        "refresh_fingerprint",
         "refresh_masked",
         "refresh_scope",
         "stream",
@@ -136,6 +137,7 @@ class _Context:
         self.batch_id: str | None = None
         self.grant_type: str | None = None
         self.refresh_masked: str | None = None
+        self.refresh_fingerprint: str | None = None
         self.refresh_scope: tuple[str | None, str | None] = (None, None)
         self.api_version: str | None = None
         self.error_type: str | None = None
@@ -346,7 +348,7 @@ class Simulator:
             credential, fp, kind = principal.masked, principal.fingerprint, principal.kind
             organization, workspace = principal.organization, principal.workspace
         elif context.refresh_masked is not None:
-            credential, fp, kind = context.refresh_masked, None, "refresh_token"
+            credential, fp, kind = context.refresh_masked, context.refresh_fingerprint, "refresh_token"
             organization, workspace = context.refresh_scope
         else:
             credential = fp = kind = organization = workspace = None
@@ -672,7 +674,9 @@ class Simulator:
     def _oauth_token(self, request: SimRequest, request_id: str, context: _Context) -> SimResponse:
         content_type = request.headers.get("content-type", "")
         # Known before any fault fires, so the log counts a failed refresh attempt too.
-        context.grant_type, context.refresh_masked = describe_token_request(request.body, content_type)
+        context.grant_type, context.refresh_masked, context.refresh_fingerprint = describe_token_request(
+            request.body, content_type
+        )
         fault = self.faults.take_status("/v1/oauth/token", None)
         if fault is not None:
             context.fault = fault.describe()
@@ -685,8 +689,6 @@ class Simulator:
             client_ids=self.oauth_client_ids,
             access_expires_in=self.oauth_access_expires_in,
         )
-        context.grant_type = result.grant_type
-        context.refresh_masked = result.refresh_masked
         if result.status != 200:
             context.error_type = result.payload.get("error")
             context.error_message = result.payload.get("error_description")

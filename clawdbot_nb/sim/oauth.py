@@ -20,7 +20,7 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 
-from clawdbot_nb.sim.credentials import CredentialStore, RefreshError, mask_secret
+from clawdbot_nb.sim.credentials import CredentialStore, RefreshError, fingerprint, mask_secret
 
 __all__ = ["TokenResult", "describe_token_request", "handle_token_request"]
 
@@ -29,16 +29,16 @@ SCOPE = "user:inference user:profile"
 
 @dataclass
 class TokenResult:
+    """The endpoint's answer; `organization` and `workspace` are set when a refresh succeeded."""
+
     status: int
     payload: dict
-    grant_type: str | None = None
-    refresh_masked: str | None = None
     organization: str | None = None
     workspace: str | None = None
 
 
-def _error(status: int, error: str, description: str, grant_type: str | None = None) -> TokenResult:
-    return TokenResult(status, {"error": error, "error_description": description}, grant_type)
+def _error(status: int, error: str, description: str) -> TokenResult:
+    return TokenResult(status, {"error": error, "error_description": description})
 
 
 def _parse(body: bytes, content_type: str) -> dict | None:
@@ -51,14 +51,17 @@ def _parse(body: bytes, content_type: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def describe_token_request(body: bytes, content_type: str) -> tuple[str | None, str | None]:
-    """(grant type, masked refresh token) of a token request, for the log; None where absent."""
+def describe_token_request(body: bytes, content_type: str) -> tuple[str | None, str | None, str | None]:
+    """(grant type, masked refresh token, its fingerprint) of a token request, for the log."""
     data = _parse(body, content_type) or {}
     grant_type = data.get("grant_type")
     refresh_token = data.get("refresh_token")
+    if not isinstance(refresh_token, str) or not refresh_token:
+        refresh_token = None
     return (
         grant_type if isinstance(grant_type, str) else None,
-        mask_secret(refresh_token) if isinstance(refresh_token, str) and refresh_token else None,
+        mask_secret(refresh_token) if refresh_token else None,
+        fingerprint(refresh_token) if refresh_token else None,
     )
 
 
@@ -71,6 +74,7 @@ def handle_token_request(
     client_ids: frozenset[str],
     access_expires_in: float | None,
 ) -> TokenResult:
+    """Run one token request against `store`; never raises."""
     data = _parse(body, content_type)
     if data is None:
         return _error(400, "invalid_request", "The request body must be JSON or form-encoded.")
@@ -78,26 +82,19 @@ def handle_token_request(
     if not isinstance(grant_type, str) or not grant_type:
         return _error(400, "invalid_request", "Missing required parameter: grant_type")
     if grant_type != "refresh_token":
-        return _error(
-            400, "unsupported_grant_type", f"Grant type {grant_type!r} is not supported.", grant_type
-        )
+        return _error(400, "unsupported_grant_type", f"Grant type {grant_type!r} is not supported.")
     refresh_token = data.get("refresh_token")
     client_id = data.get("client_id")
     if not isinstance(refresh_token, str) or not refresh_token:
-        return _error(400, "invalid_request", "Missing required parameter: refresh_token", grant_type)
+        return _error(400, "invalid_request", "Missing required parameter: refresh_token")
     if not isinstance(client_id, str) or not client_id:
-        return _error(400, "invalid_request", "Missing required parameter: client_id", grant_type)
-    masked = mask_secret(refresh_token)
+        return _error(400, "invalid_request", "Missing required parameter: client_id")
     if client_id not in client_ids:
-        result = _error(401, "invalid_client", "Client authentication failed.", grant_type)
-        result.refresh_masked = masked
-        return result
+        return _error(401, "invalid_client", "Client authentication failed.")
     try:
         login = store.refresh(refresh_token, now=now, expires_in=access_expires_in)
     except RefreshError as error:
-        result = _error(error.status, error.error, error.description, grant_type)
-        result.refresh_masked = masked
-        return result
+        return _error(error.status, error.error, error.description)
     payload = {
         "token_type": "Bearer",
         "access_token": login.access_token,
@@ -107,4 +104,4 @@ def handle_token_request(
         "organization": {"uuid": login.organization, "name": "Simulated organization"},
         "account": {"uuid": login.login_id, "email_address": "demo@sim.invalid"},
     }
-    return TokenResult(200, payload, grant_type, masked, login.organization, login.workspace)
+    return TokenResult(200, payload, login.organization, login.workspace)

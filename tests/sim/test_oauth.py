@@ -191,6 +191,7 @@ def test_refresh_race_one_wins_every_call_counted(loopback: Api) -> None:
     assert log.oauth_refreshes() == contenders
     assert log.oauth_refreshes(status=200) == 1
     assert {r.credential for r in log.oauth_token_calls()} == {sim.mask_secret(login.refresh_token)}
+    assert log.count(secret=login.refresh_token) == contenders
 
 
 def test_sdk_user_oauth_profile_refreshes_unchanged(
