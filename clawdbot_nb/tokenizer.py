@@ -102,11 +102,18 @@ class Block:
 
 
 @lru_cache(maxsize=8192)
+def _count_str(text: str) -> int:
+    return len(_TOKEN_RE.findall(text))
+
+
 def count_text(text: str) -> int:
-    """Tokens of `text` in the base generation (before any per-model factor)."""
+    """Tokens of `text` in the base generation (before any per-model factor); 0 for a non-string.
+
+    Memoised: a long system prompt sent on every turn is counted once.
+    """
     if not isinstance(text, str) or not text:
         return 0
-    return len(_TOKEN_RE.findall(text))
+    return _count_str(text)
 
 
 def split_tokens(text: str) -> list[str]:

@@ -130,15 +130,42 @@ _json = st.recursive(
     ),
     max_leaves=20,
 )
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.dictionaries(
-        st.sampled_from(["model", "tools", "system", "messages", "tool_choice", "thinking", "cache_control"]),
-        _json,
-    )
+_types = st.sampled_from(
+    [
+        "text",
+        "image",
+        "document",
+        "tool_use",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+        "search_result",
+        "x",
+    ]
 )
+_fields = st.sampled_from(["text", "source", "input", "name", "content", "thinking", "data", "cache_control"])
+_block = st.builds(
+    lambda kind, extra: {"type": kind, **extra}, _types, st.dictionaries(_fields, _json, max_size=4)
+)
+_message = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["user", "assistant", "system", 7]),
+        "content": st.one_of(_json, st.lists(_block, max_size=4)),
+    }
+)
+_params = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": st.one_of(st.sampled_from(["claude-haiku-5-5", "claude-sonnet-4-6"]), _json),
+        "tools": st.one_of(_json, st.lists(st.one_of(_block, _json), max_size=3)),
+        "system": st.one_of(_json, st.lists(st.one_of(_block, _json), max_size=3)),
+        "messages": st.one_of(_json, st.lists(st.one_of(_message, _json), max_size=4)),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_params)
 def test_never_raises_on_odd_input(params: dict) -> None:
     assert tokenizer.count_request(params) >= 0
     for block in tokenizer.request_blocks(params):
@@ -147,5 +174,5 @@ def test_never_raises_on_odd_input(params: dict) -> None:
 
 def test_counting_a_long_text() -> None:
     text = "The quick brown fox jumps over the lazy dog. " * 20_000  # ~900K characters
-    tokenizer.count_text.cache_clear()
+    tokenizer._count_str.cache_clear()
     assert tokenizer.count_text(text) == 200_000
