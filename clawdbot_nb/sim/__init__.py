@@ -87,6 +87,7 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | System edit: tools kept          | §3.2        | `test_editing_system_keeps_the_tools_prefix`              |
 | speed, web search: tools kept    | §3.2        | `test_speed_and_web_search_toggles_keep_tools_only`       |
 | tool_choice, thinking: sys kept  | §3.2        | `test_tool_choice_and_thinking_keep_tools_and_system`     |
+| Defaults spelled out: no change  | §3.2        | `test_spelling_out_a_default_keeps_the_whole_prefix`      |
 | Images: messages invalid         | §3.2        | `test_adding_an_image_invalidates_messages`               |
 | tool_use key order matters       | §3.1        | `test_reordered_tool_use_input_keys_miss`                 |
 | Isolated per workspace           | §3.1        | `test_cache_is_isolated_per_workspace`                    |

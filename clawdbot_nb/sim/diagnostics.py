@@ -76,7 +76,9 @@ def fingerprint_request(
             _strip([{"type": "text", "text": system}] if isinstance(system, str) else system or [])
         ),
         messages=tuple(_digest(_strip(m)) for m in messages),
-        others=_digest([params.get("tool_choice"), params.get("thinking")]),
+        others=_digest(
+            [params.get("tool_choice") or {"type": "auto"}, params.get("thinking") or {"type": "disabled"}]
+        ),
         tools_tokens=tools_tokens,
         system_tokens=system_tokens,
         message_tokens=tuple(per_message),

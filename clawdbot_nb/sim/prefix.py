@@ -81,7 +81,10 @@ def _messages_flags(params: dict) -> bytes:
         if isinstance(content, list) and any(_has_image(block) for block in content):
             images = True
             break
-    return _dump([params.get("tool_choice"), images, params.get("thinking")])
+    # Absent settings mean their defaults, so spelling a default out does not invalidate anything.
+    tool_choice = params.get("tool_choice") or {"type": "auto"}
+    thinking = params.get("thinking") or {"type": "disabled"}
+    return _dump([tool_choice, images, thinking])
 
 
 def _system_flags(params: dict, web_search: bool) -> bytes:

@@ -491,7 +491,7 @@ def test_speed_and_web_search_toggles_keep_tools_only(inproc: Api, changes: dict
 @pytest.mark.parametrize(
     "changes",
     [
-        {"tool_choice": {"type": "auto"}},
+        {"tool_choice": {"type": "any"}},
         {"thinking": {"type": "enabled", "budget_tokens": 1024}, "max_tokens": 2048},
     ],
     ids=["tool_choice", "thinking"],
@@ -499,6 +499,16 @@ def test_speed_and_web_search_toggles_keep_tools_only(inproc: Api, changes: dict
 def test_tool_choice_and_thinking_keep_tools_and_system(inproc: Api, changes: dict) -> None:
     read, cumulative = _read_after(inproc, **changes)
     assert read == cumulative[1]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"tool_choice": {"type": "auto"}}, {"thinking": {"type": "disabled"}}],
+    ids=["tool_choice_auto", "thinking_disabled"],
+)
+def test_spelling_out_a_default_keeps_the_whole_prefix(inproc: Api, changes: dict) -> None:
+    read, cumulative = _read_after(inproc, **changes)
+    assert read == cumulative[2]
 
 
 def test_adding_an_image_invalidates_messages(inproc: Api) -> None:

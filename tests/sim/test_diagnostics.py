@@ -45,7 +45,7 @@ def test_no_divergence_gives_null(api: Api) -> None:
         ({"tools": [{"name": "t2", "input_schema": {"type": "object"}}]}, "tools_changed"),
         ({"system": cached_system(words(1500, "other"))}, "system_changed"),
         ({"messages": [{"role": "user", "content": "edited"}]}, "messages_changed"),
-        ({"tool_choice": {"type": "auto"}}, "unavailable"),
+        ({"tool_choice": {"type": "any"}}, "unavailable"),
     ],
 )
 def test_cache_miss_reasons(inproc: Api, changes: dict[str, Any], reason: str) -> None:
