@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb import catalog
 from clawdbot_nb.sim.api_errors import ApiError, error_body, invalid_request
@@ -57,6 +57,9 @@ from clawdbot_nb.sim.validation import (
     validate_messages_body,
 )
 from clawdbot_nb.tokenizer import TRAILING_TOKENS, count_request, request_blocks, scale
+
+if TYPE_CHECKING:
+    from clawdbot_nb.sim.transport import SimTransport
 
 __all__ = ["MAX_REQUEST_BYTES", "SimRequest", "SimResponse", "Simulator"]
 
@@ -317,7 +320,7 @@ class Simulator:
 
     # -- front-ends ---------------------------------------------------------------------------
 
-    def transport(self) -> Any:
+    def transport(self) -> SimTransport:
         """An httpx2 transport (sync and async) that serves requests in-process."""
         from clawdbot_nb.sim.transport import SimTransport
 
