@@ -72,7 +72,7 @@ def test_never_more_than_four_and_the_callers_own_count() -> None:
     ]
     tools = [{"name": "t", "description": "d", "input_schema": {"type": "object"}}]
     plan = plan_cache(
-        request(tools=tools, messages=[{"role": "user", "content": blocks + [{"type": "text", "text": "q"}]}])
+        request(tools=tools, messages=[{"role": "user", "content": [*blocks, {"type": "text", "text": "q"}]}])
     )
     assert len(plan.breakpoints) == 4
     assert sum(b.where == "yours" for b in plan.breakpoints) == 3
