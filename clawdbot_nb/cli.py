@@ -18,20 +18,29 @@ from clawdbot_nb.errors import ClawdbotError
 PROG = "clawdbot-nb"
 
 
-def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+Registrar = Callable[[argparse._SubParsersAction], None]
+
+
+def shared_registrars() -> list[Registrar]:
+    """The command groups the CLI and the `%clawdbot` magic have in common."""
     # Imported here, not at module top, so `clawdbot-nb --help` stays cheap and each group
     # keeps its own heavy imports inside its handlers.
     from clawdbot_nb.commands import ask as ask_commands
     from clawdbot_nb.commands import auth as auth_commands
+
+    return [auth_commands.register, ask_commands.register]
+
+
+def _registrars() -> list[Registrar]:
     from clawdbot_nb.sim import cli as sim_cli
 
-    return [auth_commands.register, ask_commands.register, sim_cli.register]
+    return [*shared_registrars(), sim_cli.register]
 
 
 _SECRET_SHAPED = re.compile(r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_-]+")
 
 
-class _Parser(argparse.ArgumentParser):
+class SafeArgumentParser(argparse.ArgumentParser):
     """argparse echoes unknown arguments in its errors; a secret pasted there is masked first."""
 
     def error(self, message: str) -> NoReturn:
@@ -40,14 +49,15 @@ class _Parser(argparse.ArgumentParser):
         super().error(_SECRET_SHAPED.sub(lambda m: mask_secret(m.group(0)), message))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
+def build_parser(prog: str = PROG, registrars: Sequence[Registrar] | None = None) -> argparse.ArgumentParser:
+    """The command parser; the `%clawdbot` magic builds it with its own prog and registrars."""
+    parser = SafeArgumentParser(
+        prog=prog,
         description="Claude from a notebook: Clawdbot-compatible auth profiles, cached prompts, usage.",
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in _registrars():
+    for register in _registrars() if registrars is None else registrars:
         register(subparsers)
     return parser
 

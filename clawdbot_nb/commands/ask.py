@@ -11,7 +11,7 @@ from clawdbot_nb.errors import UsageError
 SUMMARY_KEYS = ("model", "profile_id", "ttl_applied", "cell", "agent", "session", "credential_type")
 
 
-def _read_system(args: argparse.Namespace) -> str | None:
+def read_system(args: argparse.Namespace) -> str | None:
     if args.system_file is None:
         return args.system
     path = Path(args.system_file)
@@ -34,7 +34,7 @@ def _run_ask(args: argparse.Namespace) -> int:
     options = {
         "model": args.model,
         "ttl": args.ttl,
-        "system": _read_system(args),
+        "system": read_system(args),
         "profile": args.profile,
         "cache": not args.no_cache,
     }

@@ -27,7 +27,7 @@ def _interactive() -> bool:
 # -- onboard --------------------------------------------------------------------------------------
 
 
-def _run_onboard(args: argparse.Namespace) -> int:
+def run_onboard(args: argparse.Namespace) -> int:
     from clawdbot_nb.state import onboarding, wizard
 
     agent = _agent(args)
@@ -101,7 +101,7 @@ def _register_onboard(subparsers: argparse._SubParsersAction) -> None:
         "--token-profile-id", metavar="ID", help="profile id for the token (anthropic:default)"
     )
     parser.add_argument("--token-expires-in", metavar="DURATION", help="e.g. 365d; default: no expiry")
-    parser.set_defaults(handler=_run_onboard)
+    parser.set_defaults(handler=run_onboard)
 
 
 # -- models status --------------------------------------------------------------------------------

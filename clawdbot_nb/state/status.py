@@ -314,16 +314,14 @@ class StatusReport:
                     "status": h.status if h else "invalid",
                     "usable": pid in positions and pid not in cooling,
                     "unusable_reason": problem,
-                    "expires": _ts(cred.expires if cred else None),
-                    "remaining": pd.Timedelta(milliseconds=h.remaining_ms)
-                    if h and h.remaining_ms is not None
-                    else pd.NaT,
-                    "last_used": _ts(stats.last_used),
+                    "expires": cred.expires if cred else None,
+                    "remaining": h.remaining_ms if h else None,
+                    "last_used": stats.last_used,
                     "error_count": stats.error_count,
                     "failure_counts": ", ".join(f"{k}={v}" for k, v in (stats.failure_counts or {}).items())
                     or None,
-                    "cooldown_until": _ts(stats.cooldown_until),
-                    "disabled_until": _ts(stats.disabled_until),
+                    "cooldown_until": stats.cooldown_until,
+                    "disabled_until": stats.disabled_until,
                     "order_position": positions.get(pid),
                     "email": cred.email if cred else None,
                 }
@@ -334,9 +332,10 @@ class StatusReport:
             "order_position", "email",
         ]  # fmt: skip
         frame = pd.DataFrame(rows, columns=columns)
+        # Times are kept as epoch ms until here, so an all-missing column still gets its dtype.
         for name in ("expires", "last_used", "cooldown_until", "disabled_until"):
-            frame[name] = pd.to_datetime(frame[name], utc=True)
-        frame["remaining"] = pd.to_timedelta(frame["remaining"])
+            frame[name] = pd.to_datetime(frame[name].astype("float64"), unit="ms", utc=True)
+        frame["remaining"] = pd.to_timedelta(frame["remaining"].astype("float64"), unit="ms")
         for name in ("error_count", "order_position"):
             frame[name] = frame[name].astype("Int64")
         frame["usable"] = frame["usable"].astype(bool)
@@ -352,12 +351,6 @@ class StatusReport:
         ):
             frame[name] = frame[name].astype("string")
         return frame.set_index("profile_id")
-
-
-def _ts(ms: int | None) -> Any:
-    import pandas as pd
-
-    return pd.Timestamp(ms, unit="ms", tz="UTC") if ms is not None else pd.NaT
 
 
 def _model_list(value: Any) -> list[str]:

@@ -1,0 +1,210 @@
+"""The `%clawdbot` line magic's commands: the CLI's parser, adapted to a notebook.
+
+The magic parses its line with the very parser of `clawdbot-nb` (same subcommands, same
+options, same help), then swaps in notebook handlers where a notebook does better: `onboard`
+shows a form (or hidden prompts), `ask` streams Markdown, `usage` and `profiles` return
+DataFrames, `paste-token` asks through a hidden prompt, and `sim start|stop|advance` replaces
+the terminal's blocking `sim serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from clawdbot_nb import cli
+from clawdbot_nb.errors import UsageError
+
+if TYPE_CHECKING:
+    from clawdbot_nb.notebook.magics import ClawdbotMagics
+
+CHECK_MEANINGS = {
+    0: "ok",
+    1: "a token or OAuth profile is expired or missing, or a provider in use has no auth",
+    2: "a token or OAuth profile expires within 24 h",
+}
+
+
+def _subparser(parser: argparse.ArgumentParser, *path: str) -> argparse.ArgumentParser:
+    for name in path:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name]
+    return parser
+
+
+def build_magic_parser(magics: ClawdbotMagics) -> argparse.ArgumentParser:
+    def register(subparsers: argparse._SubParsersAction) -> None:
+        _adapt_shared(magics, subparsers)
+        _add_notebook_commands(magics, subparsers)
+
+    return cli.build_parser(prog="%clawdbot", registrars=[*cli.shared_registrars(), register])
+
+
+def _adapt_shared(magics: ClawdbotMagics, subparsers: argparse._SubParsersAction) -> None:
+    onboard = subparsers.choices["onboard"]
+    onboard.add_argument("--no-widget", action="store_true", help="hidden prompts instead of the form")
+    onboard.set_defaults(handler=lambda args: _onboard(magics, args))
+
+    models = subparsers.choices["models"]
+    status = _subparser(models, "status")
+    cli_status = status.get_default("handler")
+    status.set_defaults(handler=lambda args: _status(cli_status, args))
+    for name in ("paste-token", "setup-token"):
+        _subparser(models, "auth", name).set_defaults(handler=lambda args, name=name: _token(args, name))
+
+    ask = subparsers.choices["ask"]
+    ask.add_argument("-o", "--out", metavar="NAME", help="also store the Reply in this notebook variable")
+    ask.set_defaults(handler=lambda args: _ask(magics, args))
+
+    usage = subparsers.choices["usage"]
+    usage.add_argument("--plot", action="store_true", help="hit ratio and cost per call, coloured by TTL")
+    usage.set_defaults(handler=lambda args: _usage(magics, args))
+
+
+def _add_notebook_commands(magics: ClawdbotMagics, subparsers: argparse._SubParsersAction) -> None:
+    profiles = subparsers.add_parser(
+        "profiles",
+        help="the agent's auth profiles as a DataFrame (--manage: a table with actions)",
+    )
+    profiles.add_argument("--agent", metavar="ID")
+    profiles.add_argument("--manage", action="store_true", help="set order, clear cooldowns, remove profiles")
+    profiles.set_defaults(handler=lambda args: _profiles(magics, args))
+
+    simulator = subparsers.add_parser("sim", help="run the built-in Anthropic API simulator for this kernel")
+    actions = simulator.add_subparsers(dest="sim_command", metavar="ACTION")
+    start = actions.add_parser(
+        "start",
+        help="start it on loopback and point this kernel at it (sandboxed state dir by default)",
+    )
+    start.add_argument("--port", type=int, default=0)
+    start.add_argument("--latency", type=float, metavar="SCALE", help="simulate API latency (e.g. 0.1)")
+    start.add_argument(
+        "--keep-state-dir",
+        action="store_true",
+        help="use the real Clawdbot state dir instead of a throwaway sandbox",
+    )
+    start.set_defaults(
+        handler=lambda args: magics.start_simulator(args.port, args.latency, not args.keep_state_dir)
+    )
+    stop = actions.add_parser("stop", help="stop it and restore the environment")
+    stop.set_defaults(handler=lambda args: magics.stop_simulator())
+    advance = actions.add_parser(
+        "advance", help="move its clock forward (e.g. 6m, 1h) to expire cache entries"
+    )
+    advance.add_argument("duration")
+    advance.set_defaults(handler=lambda args: magics.advance_simulator(args.duration))
+    simulator.set_defaults(handler=lambda args: simulator.print_help())
+
+
+def _agent(magics: ClawdbotMagics, args: argparse.Namespace):
+    from clawdbot_nb.state.agent import AgentState
+
+    return AgentState.resolve(getattr(args, "agent", None) or magics.agent or None)
+
+
+def _onboard(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
+    from clawdbot_nb.commands import auth as auth_commands
+
+    flags = (args.auth_choice, args.anthropic_api_key, args.token, args.token_provider)
+    if args.non_interactive or any(flag is not None for flag in flags):
+        return auth_commands.run_onboard(args)
+    agent = _agent(magics, args)
+    if not args.no_widget and magics.can_show_widgets():
+        from clawdbot_nb.notebook.widgets import OnboardingForm
+
+        print(
+            "Fill in the form below; it keeps no secret in the notebook. "
+            "(No form shown? %clawdbot onboard --no-widget)"
+        )
+        return OnboardingForm(agent, on_saved=lambda result: magics.forget_workspaces())
+    from clawdbot_nb.state import wizard
+
+    result = wizard.run_wizard(agent, wizard.TerminalPrompter())
+    magics.forget_workspaces()
+    print(result if result is not None else "Nothing saved.")
+    return None
+
+
+def _status(cli_handler: Any, args: argparse.Namespace) -> None:
+    code = cli_handler(args)
+    if args.check:
+        print(f"check: exit code {code} — {CHECK_MEANINGS.get(code, 'unknown')}")
+
+
+def _token(args: argparse.Namespace, command: str) -> None:
+    from clawdbot_nb.state import wizard
+    from clawdbot_nb.state.agent import AgentState
+
+    agent = AgentState.resolve(args.agent)
+    flow = wizard.paste_token_flow if command == "paste-token" else wizard.setup_token_flow
+    # A kernel has no terminal: the hidden prompt is the front-end's password box (getpass).
+    result = flow(
+        agent,
+        wizard.TerminalPrompter(),
+        provider=args.provider,
+        profile_id=args.profile_id,
+        expires_in=args.expires_in,
+        stdin_is_tty=True,
+    )
+    print(result)
+
+
+def _ask(magics: ClawdbotMagics, args: argparse.Namespace) -> None:
+    from clawdbot_nb.commands.ask import read_system
+
+    prompt = args.prompt
+    if prompt == "-":
+        raise UsageError(
+            "`ask -` reads stdin, which a notebook does not have.", fix="use the %%clawdbot cell magic"
+        )
+    magics.send(
+        prompt,
+        agent=args.agent,
+        model=args.model,
+        ttl=args.ttl,
+        system=read_system(args),
+        profile=args.profile,
+        max_tokens=args.max_tokens,
+        cache=not args.no_cache,
+        out=args.out,
+        stream_mode=None if args.stream else "final",
+    )
+
+
+def _usage(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
+    workspace = magics.workspace(args.agent)
+    if args.summary:
+        frame = workspace.usage_summary(tuple(args.by))
+    else:
+        frame = workspace.usage(all_agents=args.all_agents)
+        if args.limit:
+            frame = frame.tail(args.limit)
+    if args.json:
+        print(frame.reset_index().to_json(orient="records", indent=2, date_format="iso"))
+        return None
+    if args.csv:
+        print(frame.to_csv(), end="")
+        return None
+    if args.plot:
+        from clawdbot_nb.notebook.views import show_figure, usage_figure
+
+        if args.summary:
+            raise UsageError("--plot draws one bar per call.", fix="drop --summary")
+        show_figure(usage_figure(frame))
+    return frame
+
+
+def _profiles(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
+    agent = _agent(magics, args)
+    if args.manage:
+        if not magics.can_show_widgets():
+            raise UsageError(
+                "--manage needs a notebook front-end that shows widgets.",
+                fix="use %clawdbot models auth order set|clear, or clawdbot_nb.state.onboarding in Python",
+            )
+        from clawdbot_nb.notebook.widgets import ProfilesTable
+
+        return ProfilesTable(agent)
+    from clawdbot_nb.state.status import models_status
+
+    return models_status(agent).profiles_frame()

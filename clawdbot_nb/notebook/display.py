@@ -1,0 +1,85 @@
+"""Showing replies in a notebook: streamed text in three modes, the usage footer, one-line errors.
+
+Stream modes (`%config ClawdbotMagics.stream_mode`): `update` re-renders one Markdown output as
+text arrives (JupyterLab, Notebook 7); `append` writes plain text chunks (everywhere, including
+front-ends whose display updates are unreliable, and terminal IPython); `final` shows the reply
+once, when complete.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+STREAM_MODES = ("update", "append", "final")
+#: Re-render at most this often in `update` mode, so long replies do not flood the front-end.
+UPDATE_INTERVAL_S = 0.05
+
+
+def markdown_text(text: str) -> str:
+    """Reply text for Jupyter's Markdown: `$` would start LaTeX."""
+    return text.replace("$", "\\$")
+
+
+def show_stream(chunks: Iterable[str], mode: str) -> str:
+    """Show `chunks` as they arrive; return the whole text."""
+    from IPython.display import Markdown, display
+
+    parts: list[str] = []
+    if mode == "append":
+        for chunk in chunks:
+            parts.append(chunk)
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return "".join(parts)
+    if mode == "final":
+        parts.extend(chunks)
+        text = "".join(parts)
+        display(Markdown(markdown_text(text)))
+        return text
+    handle = display(Markdown(""), display_id=True)
+    last = 0.0
+    for chunk in chunks:
+        parts.append(chunk)
+        now = time.monotonic()
+        if now - last >= UPDATE_INTERVAL_S:
+            handle.update(Markdown(markdown_text("".join(parts))))
+            last = now
+    text = "".join(parts)
+    handle.update(Markdown(markdown_text(text)))
+    return text
+
+
+def show_footer(reply: Any) -> None:
+    """The usage line under a reply (plain text and a small HTML line), and any notes."""
+    from IPython.display import display
+
+    footer = reply.footer()
+    notes = reply.notes()
+    plain = "\n".join([f"— {footer}", *(f"⚠ {note}" for note in notes)])
+    rich = f'<div style="font-size:smaller;opacity:0.8">{html.escape(footer)}</div>' + "".join(
+        f'<div style="font-size:smaller;color:#a15c00">⚠ {html.escape(note)}</div>' for note in notes
+    )
+    display({"text/plain": plain, "text/html": rich}, raw=True)
+
+
+def show_error(error: BaseException) -> None:
+    """One readable line on stderr (red in Jupyter), with the fix; never a traceback.
+
+    Anything shaped like a key or token in the text is masked first.
+    """
+    from clawdbot_nb.api.ledger import redact
+    from clawdbot_nb.errors import ClawdbotError
+
+    if isinstance(error, ClawdbotError):
+        text = str(error)
+    else:
+        text = (
+            f"unexpected {type(error).__name__}: {error} "
+            "(run %config ClawdbotMagics.debug = True and re-run the cell for the traceback)"
+        )
+    print(f"clawdbot: {redact(' '.join(text.split()))}", file=sys.stderr)

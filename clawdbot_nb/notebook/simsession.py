@@ -1,0 +1,88 @@
+"""`%clawdbot sim start`: the built-in simulator on loopback, with this kernel pointed at it.
+
+Starting sets `ANTHROPIC_BASE_URL` for the kernel (so every client, OAuth refresh included,
+talks to the simulator) and exports the demo credentials as `CLAWDBOT_SIM_API_KEY` and
+`CLAWDBOT_SIM_SETUP_TOKEN`, so a cell can onboard them with `$CLAWDBOT_SIM_API_KEY` without a
+secret in its source. By default it also moves the Clawdbot state dir (and Claude Code's config
+dir) to a throwaway sandbox, so demo profiles never reach the real `~/.clawdbot`. Stopping puts
+every variable back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Variables the session changes, restored on stop.
+_TOUCHED = (
+    "ANTHROPIC_BASE_URL",
+    "CLAWDBOT_SIM_API_KEY",
+    "CLAWDBOT_SIM_SETUP_TOKEN",
+    "CLAWDBOT_STATE_DIR",
+    "CLAWDBOT_CONFIG_PATH",
+    "CLAWDBOT_AGENT_DIR",
+    "PI_CODING_AGENT_DIR",
+    "CLAUDE_CONFIG_DIR",
+)
+
+
+@dataclass
+class SimulatorSession:
+    server: Any
+    sandbox: str | None
+    saved_env: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def simulator(self) -> Any:
+        return self.server.simulator
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @classmethod
+    def start(cls, *, port: int = 0, latency: float | None = None, sandbox: bool = True) -> SimulatorSession:
+        from clawdbot_nb import sim
+        from clawdbot_nb.sim.clock import VirtualClock
+
+        simulator = sim.Simulator(clock=VirtualClock(flowing=True), latency=latency)
+        server = sim.start_server(simulator, port=port)
+        session = cls(server, tempfile.mkdtemp(prefix="clawdbot-nb-sandbox-") if sandbox else None)
+        session.saved_env = {name: os.environ.get(name) for name in _TOUCHED}
+        os.environ["ANTHROPIC_BASE_URL"] = server.base_url
+        os.environ["CLAWDBOT_SIM_API_KEY"] = sim.DEMO_API_KEY
+        os.environ["CLAWDBOT_SIM_SETUP_TOKEN"] = sim.DEMO_SETUP_TOKEN
+        if session.sandbox is not None:
+            os.environ["CLAWDBOT_STATE_DIR"] = os.path.join(session.sandbox, "clawdbot")
+            os.environ["CLAUDE_CONFIG_DIR"] = os.path.join(session.sandbox, "claude")
+            for name in ("CLAWDBOT_CONFIG_PATH", "CLAWDBOT_AGENT_DIR", "PI_CODING_AGENT_DIR"):
+                os.environ.pop(name, None)
+        return session
+
+    def stop(self) -> None:
+        self.server.stop()
+        for name, value in self.saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if self.sandbox is not None:
+            shutil.rmtree(self.sandbox, ignore_errors=True)
+
+    def describe(self) -> str:
+        from clawdbot_nb.state.credentials import mask_secret
+
+        lines = [
+            f"Simulator running at {self.base_url}; this kernel's requests go there (ANTHROPIC_BASE_URL).",
+            f"Demo credentials: $CLAWDBOT_SIM_API_KEY ({mask_secret(os.environ['CLAWDBOT_SIM_API_KEY'])}), "
+            f"$CLAWDBOT_SIM_SETUP_TOKEN ({mask_secret(os.environ['CLAWDBOT_SIM_SETUP_TOKEN'])}).",
+        ]
+        if self.sandbox is not None:
+            lines.append(
+                f"Sandbox state dir {os.environ['CLAWDBOT_STATE_DIR']}: your real profiles are untouched "
+                "until `%clawdbot sim stop`."
+            )
+        return "\n".join(lines)
