@@ -13,6 +13,7 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -88,6 +89,21 @@ class ClawdbotMagics(Magics):
             raise TraitError("max_tokens must be at least 1")
         return proposal["value"]
 
+    def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
+        # A bad value in ipython_config.py or a past %config must not stop %load_ext: each
+        # setting is applied on its own and a bad one is reported and skipped.
+        try:
+            super()._load_config(cfg, section_names, traits)
+        except TraitError:
+            with warnings.catch_warnings():  # one trait at a time, the others look "unrecognized"
+                warnings.simplefilter("ignore")
+                for name, trait in (traits or self.traits(config=True)).items():
+                    try:
+                        super()._load_config(cfg, section_names, {name: trait})
+                    except TraitError as error:
+                        message = f"clawdbot: ignoring the setting ClawdbotMagics.{name}: {error}"
+                        print(message, file=sys.stderr)
+
     # -- workspaces ------------------------------------------------------------------------------
 
     def workspace(self, agent: str | None = None) -> Any:
@@ -119,8 +135,10 @@ class ClawdbotMagics(Magics):
     def can_show_widgets(self) -> bool:
         if not self.use_widgets:
             return False
-        from clawdbot_nb.notebook.widgets import widgets_available
-
+        try:
+            from clawdbot_nb.notebook.widgets import widgets_available
+        except ImportError:  # no ipywidgets in this kernel: hidden prompts instead
+            return False
         return widgets_available()
 
     # -- the simulator ---------------------------------------------------------------------------
