@@ -28,6 +28,16 @@ def test_state_layer_imports_no_network_ipython_or_pandas() -> None:
     assert _imported_after(statement) == []
 
 
+def test_loading_the_extension_imports_no_sdk_pandas_or_widgets() -> None:
+    statement = (
+        "from IPython.core.interactiveshell import InteractiveShell; "
+        "import clawdbot_nb.notebook.extension as e, clawdbot_nb.notebook.magics; "
+        "e.PREIMPORT = (); e.load_ipython_extension(InteractiveShell.instance())"
+    )
+    loaded = _imported_after(statement)
+    assert [m for m in loaded if m not in ("IPython",)] == []
+
+
 def test_ruff_is_clean() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],

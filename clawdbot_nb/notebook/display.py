@@ -8,7 +8,6 @@ once, when complete.
 
 from __future__ import annotations
 
-import html
 import sys
 import time
 from collections.abc import Iterable
@@ -56,6 +55,8 @@ def show_stream(chunks: Iterable[str], mode: str) -> str:
 
 def show_footer(reply: Any) -> None:
     """The usage line under a reply (plain text and a small HTML line), and any notes."""
+    import html
+
     from IPython.display import display
 
     footer = reply.footer()
