@@ -123,29 +123,18 @@ def _run_status(args: argparse.Namespace) -> int:
 # -- models auth ----------------------------------------------------------------------------------
 
 
-def _run_paste_token(args: argparse.Namespace) -> int:
+def run_token_command(args: argparse.Namespace, *, stdin_is_tty: bool | None = None) -> int:
+    """`models auth paste-token` and `models auth setup-token` (a hidden prompt, or stdin)."""
     from clawdbot_nb.state import wizard
 
-    result = wizard.paste_token_flow(
+    flow = wizard.paste_token_flow if args.auth_command == "paste-token" else wizard.setup_token_flow
+    result = flow(
         _agent(args),
         wizard.TerminalPrompter(),
         provider=args.provider,
         profile_id=args.profile_id,
         expires_in=args.expires_in,
-    )
-    print(result)
-    return 0
-
-
-def _run_setup_token(args: argparse.Namespace) -> int:
-    from clawdbot_nb.state import wizard
-
-    result = wizard.setup_token_flow(
-        _agent(args),
-        wizard.TerminalPrompter(),
-        provider=args.provider,
-        profile_id=args.profile_id,
-        expires_in=args.expires_in,
+        stdin_is_tty=stdin_is_tty,
     )
     print(result)
     return 0
@@ -208,7 +197,7 @@ def _register_models(subparsers: argparse._SubParsersAction) -> None:
     paste.add_argument("--profile-id", metavar="ID", help="default <provider>:manual")
     paste.add_argument("--expires-in", metavar="DURATION", help="e.g. 365d; default: no expiry")
     _agent_argument(paste)
-    paste.set_defaults(handler=_run_paste_token)
+    paste.set_defaults(handler=run_token_command)
 
     setup = auth_groups.add_parser(
         "setup-token",
@@ -218,7 +207,7 @@ def _register_models(subparsers: argparse._SubParsersAction) -> None:
     setup.add_argument("--profile-id", metavar="ID", help="default anthropic:manual")
     setup.add_argument("--expires-in", metavar="DURATION", help="e.g. 365d; default: no expiry")
     _agent_argument(setup)
-    setup.set_defaults(handler=_run_setup_token)
+    setup.set_defaults(handler=run_token_command)
 
     order = auth_groups.add_parser(
         "order",

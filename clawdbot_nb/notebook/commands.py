@@ -41,6 +41,8 @@ def build_magic_parser(magics: ClawdbotMagics) -> argparse.ArgumentParser:
 
 
 def _adapt_shared(magics: ClawdbotMagics, subparsers: argparse._SubParsersAction) -> None:
+    from clawdbot_nb.commands import auth as auth_commands
+
     onboard = subparsers.choices["onboard"]
     onboard.add_argument("--no-widget", action="store_true", help="hidden prompts instead of the form")
     onboard.set_defaults(handler=lambda args: _onboard(magics, args))
@@ -49,8 +51,11 @@ def _adapt_shared(magics: ClawdbotMagics, subparsers: argparse._SubParsersAction
     status = _subparser(models, "status")
     cli_status = status.get_default("handler")
     status.set_defaults(handler=lambda args: _status(cli_status, args))
+    # A kernel has no terminal: the hidden prompt is the front-end's password box (getpass).
     for name in ("paste-token", "setup-token"):
-        _subparser(models, "auth", name).set_defaults(handler=lambda args, name=name: _token(args, name))
+        _subparser(models, "auth", name).set_defaults(
+            handler=lambda args: auth_commands.run_token_command(args, stdin_is_tty=True)
+        )
 
     ask = subparsers.choices["ask"]
     ask.add_argument("-o", "--out", metavar="NAME", help="also store the Reply in this notebook variable")
@@ -129,24 +134,6 @@ def _status(cli_handler: Any, args: argparse.Namespace) -> None:
     code = cli_handler(args)
     if args.check:
         print(f"check: exit code {code} — {CHECK_MEANINGS.get(code, 'unknown')}")
-
-
-def _token(args: argparse.Namespace, command: str) -> None:
-    from clawdbot_nb.state import wizard
-    from clawdbot_nb.state.agent import AgentState
-
-    agent = AgentState.resolve(args.agent)
-    flow = wizard.paste_token_flow if command == "paste-token" else wizard.setup_token_flow
-    # A kernel has no terminal: the hidden prompt is the front-end's password box (getpass).
-    result = flow(
-        agent,
-        wizard.TerminalPrompter(),
-        provider=args.provider,
-        profile_id=args.profile_id,
-        expires_in=args.expires_in,
-        stdin_is_tty=True,
-    )
-    print(result)
 
 
 def _ask(magics: ClawdbotMagics, args: argparse.Namespace) -> None:

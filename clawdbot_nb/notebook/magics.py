@@ -206,6 +206,23 @@ class ClawdbotMagics(Magics):
             show_footer(reply)
         return reply
 
+    def send_from_args(self, prompt: str, args: argparse.Namespace, stream_mode: str | None) -> Any:
+        """`send` with the options of `ask` or `%%clawdbot` (the same names in both parsers)."""
+        from clawdbot_nb.commands.ask import read_system
+
+        return self.send(
+            prompt,
+            agent=args.agent,
+            model=args.model,
+            ttl=args.ttl,
+            system=read_system(args),
+            profile=args.profile,
+            max_tokens=args.max_tokens,
+            cache=not args.no_cache,
+            out=args.out,
+            stream_mode=stream_mode,
+        )
+
     # -- the magic -------------------------------------------------------------------------------
 
     def _expand(self, argument: str) -> str:
@@ -291,20 +308,7 @@ class ClawdbotMagics(Magics):
         return parser
 
     def _run_cell(self, line: str, cell: str) -> None:
-        from clawdbot_nb.commands.ask import read_system
-
         args = self._cell_parser().parse_args(self._split(line))
         namespace = self.shell.user_ns if self.shell is not None else {}
         prompt = cell if args.raw or not self.interpolate else interpolate(cell, namespace)
-        self.send(
-            prompt.strip(),
-            agent=args.agent,
-            model=args.model,
-            ttl=args.ttl,
-            system=read_system(args),
-            profile=args.profile,
-            max_tokens=args.max_tokens,
-            cache=not args.no_cache,
-            out=args.out,
-            stream_mode=args.stream_mode,
-        )
+        self.send_from_args(prompt.strip(), args, args.stream_mode)
