@@ -102,3 +102,27 @@ def test_ledger_rows_from_two_processes_at_once(agent) -> None:
     assert len(rows) == 2 * calls
     assert len({row.session for row in rows}) == 2
     assert all(row.error is None for row in rows)
+
+
+def test_batch_results_are_priced_at_the_batch_discount(simulator) -> None:
+    import anthropic
+    import httpx2
+
+    from clawdbot_nb.api.pricing import compute_cost
+
+    client = anthropic.Anthropic(
+        api_key=sim.DEMO_API_KEY,
+        base_url="http://sim",
+        http_client=httpx2.Client(transport=simulator.transport()),
+    )
+    params = {
+        "model": "claude-sonnet-5-5",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "batch me"}],
+    }
+    batch = client.messages.batches.create(requests=[{"custom_id": "one", "params": params}])
+    (result,) = list(client.messages.batches.results(batch.id))
+    usage = result.result.message.usage
+    assert usage.service_tier == "batch"
+    standard = compute_cost("claude-sonnet-5-5", {**usage.model_dump(), "service_tier": "standard"})
+    assert compute_cost("claude-sonnet-5-5", usage).cost_usd == pytest.approx(standard.cost_usd * 0.5)
