@@ -893,3 +893,39 @@ def test_the_forms_use_core_widgets_only(agent: AgentState, workspace: Workspace
         made = form._created
         assert len(made) > 5
         assert {w._model_module for w in made} <= core and {w._view_module for w in made} <= core
+
+
+@pytest.mark.slow
+def test_a_notebook_that_onboards_through_the_form_saves_no_secret(
+    agent: AgentState, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The real thing: a kernel, the magic, the form, and the saved .ipynb with its widget state."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    # The kernel gets the secrets from its environment, so the cell sources hold none.
+    monkeypatch.setenv("NB_SECRET_KEY", CANARY_KEY)
+    monkeypatch.setenv("NB_SECRET_TOKEN", CANARY_TOKEN)
+    cells = [
+        "%load_ext clawdbot_nb",
+        "import os\nform = %clawdbot onboard\nform",
+        "form.api_key.set_state({'value': os.environ['NB_SECRET_KEY']})\nform.save_api_key_button.click()\n"
+        "form.choice.value = 'token'\nform.token.set_state({'value': os.environ['NB_SECRET_KEY']})\n"
+        "form.save_token_button.click()\nprint(form.message.value)\n"
+        "form.token.set_state({'value': os.environ['NB_SECRET_TOKEN']})\nform.save_token_button.click()\n"
+        "print(form.message.value)",
+        "%clawdbot profiles --manage",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=True).execute(
+        cwd=str(tmp_path)
+    )
+    saved = nbformat.writes(notebook)
+
+    outputs = json.dumps([cell.get("outputs", []) for cell in notebook.cells], ensure_ascii=False)
+    assert "application/vnd.jupyter.widget-view+json" in outputs
+    assert "not a setup-token" in outputs and "token sk-ant-oat01-…TOK1" in outputs
+    assert "application/vnd.jupyter.widget-state+json" in notebook.metadata["widgets"]
+    for needle in NEEDLES:
+        assert needle not in saved
+    assert store_json(agent)["profiles"]["anthropic:default"]["token"] == CANARY_TOKEN
