@@ -915,6 +915,11 @@ def test_a_notebook_that_onboards_through_the_form_saves_no_secret(
         "form.token.set_state({'value': os.environ['NB_SECRET_TOKEN']})\nform.save_token_button.click()\n"
         "print(form.message.value)",
         "%clawdbot profiles --manage",
+        # What the front-end holds for each widget is the kernel's state plus what it typed;
+        # the kernel's side must be clean (the typed side is blanked by the kernel's update).
+        "import ipywidgets, json\nstate = json.dumps(ipywidgets.Widget.get_manager_state())\n"
+        "print('secret in kernel widget state:', "
+        "any(os.environ[n][13:-5] in state for n in ('NB_SECRET_KEY', 'NB_SECRET_TOKEN')))",
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=True).execute(
@@ -925,6 +930,7 @@ def test_a_notebook_that_onboards_through_the_form_saves_no_secret(
     outputs = json.dumps([cell.get("outputs", []) for cell in notebook.cells], ensure_ascii=False)
     assert "application/vnd.jupyter.widget-view+json" in outputs
     assert "not a setup-token" in outputs and "token sk-ant-oat01-…TOK1" in outputs
+    assert "secret in kernel widget state: False" in outputs
     assert "application/vnd.jupyter.widget-state+json" in notebook.metadata["widgets"]
     for needle in NEEDLES:
         assert needle not in saved
