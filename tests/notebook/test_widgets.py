@@ -580,7 +580,7 @@ def test_a_below_minimum_prompt_shows_its_note(workspace: Workspace) -> None:
     assert "⚠" in form.footer.value
 
 
-def test_the_reply_streams_into_the_output(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_reply_streams_into_the_output(workspace: Workspace) -> None:
     form = PromptForm(workspace)
     form.update_interval_s = 0.0  # every chunk redraws
     shown: list[str] = []
