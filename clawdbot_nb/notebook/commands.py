@@ -122,9 +122,9 @@ def _onboard(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
             "(No form shown? %clawdbot onboard --no-widget)"
         )
         return OnboardingForm(agent, on_saved=lambda result: magics.forget_workspaces())
-    from clawdbot_nb.state import wizard
+    from clawdbot_nb.notebook.widgets import onboard_without_widgets
 
-    result = wizard.run_wizard(agent, wizard.TerminalPrompter())
+    result = onboard_without_widgets(agent)
     magics.forget_workspaces()
     print(result if result is not None else "Nothing saved.")
     return None
