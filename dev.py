@@ -18,6 +18,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -46,27 +47,101 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted + "\n")
 
 
+DEMO_NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
+OUT = ROOT / "out"
+#: dev.py runs itself in .venv with this first argument to execute a notebook (nbclient lives there).
+RUN_NOTEBOOK = "_run-notebook"
+#: Variables of the user's machine the demo must not see: credentials, API addresses, state dirs.
+_LEAKY_PREFIXES = ("ANTHROPIC_", "CLAWDBOT_", "MOLTBOT_", "OPENCLAW_", "CLAUDE_", "PI_CODING_AGENT")
+#: Folders of the user's home that Python, IPython, Jupyter and matplotlib would otherwise use.
+_HOME_DIRS = {
+    "CLAWDBOT_STATE_DIR": ".clawdbot",
+    "CLAUDE_CONFIG_DIR": ".claude",
+    "IPYTHONDIR": ".ipython",
+    "MPLCONFIGDIR": ".matplotlib",
+    "JUPYTER_CONFIG_DIR": ".jupyter",
+    "JUPYTER_DATA_DIR": ".local/share/jupyter",
+    "JUPYTER_RUNTIME_DIR": ".local/share/jupyter/runtime",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_CACHE_HOME": ".cache",
+    "XDG_DATA_HOME": ".local/share",
+    # The simulator's sandbox is a temp dir: under out/ too.
+    "TMPDIR": "tmp",
+}
+
+
+def demo_environment(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """`base` (the process environment) with every home folder moved into `home` and no
+    Anthropic/Clawdbot/Claude variable, so the demo never reads or writes the user's real ones."""
+    env = {
+        name: value
+        for name, value in (os.environ if base is None else base).items()
+        if not name.startswith(_LEAKY_PREFIXES) and name != "JUPYTER_PATH"
+    }
+    env.update({"HOME": str(home), "USERPROFILE": str(home)})
+    env.update({name: str(home / folder) for name, folder in _HOME_DIRS.items()})
+    # keyring must not reach the user's keychain either.
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    return env
+
+
 def demo(args: list[str]) -> int:
-    """Onboard two demo profiles into a throwaway state dir and show `models status`."""
+    """Run notebooks/quickstart.ipynb headless against the built-in simulator (no key, no network)
+    and save it executed as out/quickstart.ipynb and out/quickstart.html."""
     import shutil
 
-    state = ROOT / "out" / "demo-state"
-    shutil.rmtree(state, ignore_errors=True)
-    env = {**os.environ, "CLAWDBOT_STATE_DIR": str(state), "CLAUDE_CONFIG_DIR": str(state / "claude")}
-    cli = [PYTHON, "-m", "clawdbot_nb"]
-    demo_key = "sk-ant-api03-demo-not-a-real-key-" + "0" * 60 + "DEMO"
-    demo_token = "sk-ant-oat01-demo-not-a-real-token-" + "0" * 60 + "DEMO"
-    steps = [
-        [*cli, "onboard", "--non-interactive", "--auth-choice", "apiKey", "--anthropic-api-key", demo_key],
-        [*cli, "onboard", "--non-interactive", "--auth-choice", "token", "--token-provider", "anthropic",
-         "--token", demo_token, "--token-profile-id", "anthropic:manual", "--token-expires-in", "365d"],
-        [*cli, "models", "status"],
-    ]  # fmt: skip
-    for step in steps:
-        status = _run(*step, env=env)
-        if status:
-            return status
-    print(f"\ndemo state dir: {state}")
+    home = OUT / "demo-home"
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "tmp").mkdir(parents=True)
+    print(f"dev.py: running {DEMO_NOTEBOOK.relative_to(ROOT)}; home and state dirs in {home}", flush=True)
+    env = demo_environment(home)
+    return _run(PYTHON, Path(__file__).resolve(), RUN_NOTEBOOK, DEMO_NOTEBOOK, OUT, env=env)
+
+
+def execute_notebook(
+    source: Path, out_dir: Path, *, env: dict[str, str] | None = None, timeout: int = 300
+) -> tuple[Any, list[str]]:
+    """Execute `source` in a `python3` kernel (working dir: the notebook's folder) and write it, with
+    its outputs, to `out_dir` as .ipynb and .html. Returns the executed notebook and its problems:
+    a failed cell, or a `clawdbot:` error line a magic printed instead of raising. Needs .venv."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(source, as_version=4)
+    client = NotebookClient(
+        notebook, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": str(source.parent)}}
+    )
+    problems: list[str] = []
+    try:
+        client.execute(**({"env": env} if env is not None else {}))
+    except Exception as error:  # a failed cell, a timeout or a dead kernel: report, keep the outputs
+        problems.append(f"{type(error).__name__}: {error}")
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                problems += [
+                    f"cell {cell.get('id')}: {line}"
+                    for line in output.get("text", "").splitlines()
+                    if line.startswith("clawdbot:")
+                ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / source.stem
+    stem.with_suffix(".ipynb").write_text(nbformat.writes(notebook), encoding="utf-8")
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    stem.with_suffix(".html").write_text(body, encoding="utf-8")
+    return notebook, problems
+
+
+def _run_notebook_command(args: list[str]) -> int:
+    source, out_dir = Path(args[0]), Path(args[1])
+    _, problems = execute_notebook(source, out_dir)
+    stem = out_dir / source.stem
+    print(f"dev.py: executed notebook {stem.with_suffix('.ipynb')}")
+    print(f"dev.py: HTML copy         {stem.with_suffix('.html')}")
+    if problems:
+        print(f"dev.py: {source.name} failed:", *problems, sep="\n", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -96,6 +171,8 @@ COMMANDS = {"demo": demo, "test": test, "bench": bench, "lint": lint}
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == [RUN_NOTEBOOK]:  # dev.py itself, started in .venv by `demo`
+        return _run_notebook_command(argv[1:])
     if not argv or argv[0] not in COMMANDS:
         print(__doc__.strip())
         return 2
