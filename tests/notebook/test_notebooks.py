@@ -1,0 +1,493 @@
+"""The notebooks, executed headless in a real `python3` kernel the way `python3 dev.py demo` runs them:
+what a user sees in them, and that no secret reaches the saved .ipynb (outputs, widget state,
+metadata, error text) or IPython's history.
+
+Each test runs one notebook in its own kernel, so the two xdist workers share the work evenly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import dev
+from clawdbot_nb import sim
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = dev.ROOT / "notebooks"
+#: The usage footer under a reply (and in `call()`'s lines in cache_analysis).
+FOOTER = re.compile(
+    r"(?P<verdict>hit\+write|hit|write|miss|off) · in [\d,]+ · out [\d,]+ · cache read (?P<read>[\d,]+)"
+    r" · write 5m (?P<write_5m>[\d,]+) / 1h (?P<write_1h>[\d,]+) · hit \S+ · cost \$(?P<cost>[\d.]+)"
+)
+#: The last cell of every hygiene run: what IPython's history holds in memory, for the test to read.
+HISTORY_DUMP_CELL = """
+import json, os
+history = get_ipython().history_manager
+history.writeout_cache()
+with open(os.environ["HISTORY_DUMP"], "w", encoding="utf-8") as dump:
+    json.dump({"raw": history.input_hist_raw, "parsed": history.input_hist_parsed,
+               "outputs": history.output_hist_reprs}, dump, default=str)
+"""
+
+
+# -- running and reading notebooks -----------------------------------------------------------------
+
+
+def kernel_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The demo's environment (HOME, state, config, IPython and Jupyter dirs in tmp_path; no
+    Anthropic, Clawdbot or Claude variable from the machine) plus `extra`."""
+    home = tmp_path / "home"
+    (home / "tmp").mkdir(parents=True)
+    return {**dev.demo_environment(home), **extra}
+
+
+def code_cell(source: str, cell_id: str) -> Any:
+    cell = nbformat.v4.new_code_cell(source.strip())
+    cell.id = cell_id
+    return cell
+
+
+def cell(notebook: Any, cell_id: str) -> Any:
+    return next(c for c in notebook.cells if c.get("id") == cell_id)
+
+
+def shown(cell: Any) -> str:
+    """Everything a cell shows as text: printed lines and each output's plain text or Markdown."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(output["text"])
+        for kind in ("text/markdown", "text/plain"):
+            if kind in output.get("data", {}):
+                parts.append(output["data"][kind])
+    return "\n".join(parts)
+
+
+def stderr(notebook: Any) -> str:
+    return "".join(
+        o["text"]
+        for c in notebook.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
+
+
+def footers(cell: Any) -> list[dict[str, Any]]:
+    """Each usage footer the cell shows once (the plain text, not its HTML twin), as numbers."""
+    found = []
+    for output in cell.get("outputs", []):
+        text = output.get("text") or output.get("data", {}).get("text/plain", "")
+        for match in FOOTER.finditer(text):
+            row: dict[str, Any] = {
+                k: int(v.replace(",", ""))
+                for k, v in match.groupdict().items()
+                if k not in ("verdict", "cost")
+            }
+            row["verdict"], row["cost"] = match["verdict"], float(match["cost"])
+            found.append(row)
+    return found
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """A DataFrame's plain text as {row label: cells}."""
+    return {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
+
+
+# -- canaries ----------------------------------------------------------------------------------------
+
+
+def canary(prefix: str) -> str:
+    """A secret of real shape (108 characters like a real key) that is recognisable after the prefix."""
+    alphabet = string.ascii_letters + string.digits
+    return prefix + "CANARY" + "".join(secrets.choice(alphabet) for _ in range(89))
+
+
+def leaks(text: str, secret: str) -> list[str]:
+    """The pieces of `secret` that `text` shows beyond its mask (the well-known prefix and the last 4):
+    the whole secret, or any 8 characters after the prefix (a `first8…last8` mask shows 4 more)."""
+    tail = secret[len("sk-ant-api03-") :]
+    pieces = [secret] if secret in text else []
+    return pieces + [tail[i : i + 8] for i in range(len(tail) - 7) if tail[i : i + 8] in text]
+
+
+@pytest.fixture
+def canaries() -> dict[str, str]:
+    return {
+        "TEST_API_KEY": canary("sk-ant-api03-"),
+        # What a user exports before starting Jupyter (unknown to the simulator): every notebook must
+        # keep it out of sight too.
+        "ANTHROPIC_API_KEY": canary("sk-ant-api03-"),
+        "TEST_SETUP_TOKEN": canary("sk-ant-oat01-"),
+        "TEST_CLI_ACCESS": canary("sk-ant-oat01-"),
+        "TEST_CLI_REFRESH": canary("sk-ant-ort01-"),
+        # A key the simulator does not know: calls with it get a 401.
+        "TEST_REJECTED_KEY": canary("sk-ant-api03-"),
+    }
+
+
+def run_for_hygiene(notebook: Any, tmp_path: Path, env: dict[str, str]) -> tuple[Any, str, str]:
+    """Execute with the front-end's widget state stored, as Jupyter saves it; returns the notebook,
+    the saved file's text, and IPython's history (in memory and in its sqlite file) as text."""
+    dump, database = tmp_path / "history.json", tmp_path / "history.sqlite"
+    env = {**env, "HISTORY_DUMP": str(dump)}
+    notebook.cells.append(code_cell(HISTORY_DUMP_CELL, "history-dump"))
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=120,
+        store_widget_state=True,
+        ipython_hist_file=str(database),  # as in Jupyter, not nbclient's default (in memory)
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    client.execute(env=env)  # the kernel has shut down when this returns: its history is on disk
+    saved = nbformat.writes(notebook)
+    history = dump.read_text(encoding="utf-8") + database.read_bytes().decode("utf-8", "replace")
+    return notebook, saved, history
+
+
+def assert_no_leak(saved: str, history: str, secrets_by_name: dict[str, str]) -> None:
+    for name, secret in secrets_by_name.items():
+        assert not leaks(saved, secret), f"{name} is in the saved notebook"
+        assert not leaks(history, secret), f"{name} is in IPython's history"
+
+
+def with_canary_credential(notebook: Any) -> Any:
+    """The committed notebook, onboarding the canary key (registered on the simulator right after it
+    starts) instead of the simulator's demo key."""
+    register = (
+        "from clawdbot_nb.notebook.extension import magics_of\n"
+        "_accepted = magics_of(get_ipython()).simulator_session.simulator.add_api_key("
+        "__import__('os').environ['TEST_API_KEY'])"
+    )
+    starts = onboards = 0
+    for each in notebook.cells:
+        if each.cell_type != "code":
+            continue
+        source, count = re.subn(r"^(%clawdbot sim start.*)$", rf"\1\n{register}", each.source, flags=re.M)
+        starts += count
+        onboards += source.count("$CLAWDBOT_SIM_API_KEY")
+        each.source = source.replace("$CLAWDBOT_SIM_API_KEY", "$TEST_API_KEY")
+    assert (starts, onboards) == (1, 1), "the notebook no longer starts the simulator and onboards once"
+    return notebook
+
+
+# -- the notebooks as a user sees them -------------------------------------------------------------
+
+
+def test_quickstart_shows_profiles_and_cache_hits_at_5m_and_1h(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    notebook, problems = dev.execute_notebook(
+        NOTEBOOKS / "quickstart.ipynb", out, env=kernel_env(tmp_path), timeout=120
+    )
+    assert problems == []
+    assert stderr(notebook) == ""
+
+    profiles = shown(cell(notebook, "profiles"))
+    assert "anthropic:default" in profiles and "api_key" in profiles
+    assert f"sk-ant-api03-…{sim.DEMO_API_KEY[-4:]}" in profiles
+    assert "anthropic:default" in shown(cell(notebook, "status"))
+
+    [first] = footers(cell(notebook, "ask-5m-first"))
+    [again] = footers(cell(notebook, "ask-5m-again"))
+    assert first["verdict"] == "write" and first["write_5m"] > 1000 and first["read"] == 0
+    assert again["verdict"] == "hit" and again["read"] == first["write_5m"] and again["write_5m"] == 0
+    assert again["cost"] < first["cost"] / 10
+
+    [hour] = footers(cell(notebook, "ask-1h-first"))
+    [hour_again] = footers(cell(notebook, "ask-1h-again"))
+    assert hour["verdict"] == "write" and hour["write_1h"] > 1000 and hour["write_5m"] == 0
+    assert hour_again["verdict"] == "hit" and hour_again["read"] == hour["write_1h"]
+
+    usage = cell(notebook, "usage")
+    assert any("image/png" in o.get("data", {}) for o in usage.outputs)
+    calls = table_rows(shown(usage).split("cache_write_1h_tokens")[0])
+    assert [calls[str(n)][0] for n in (1, 2, 3, 4)] == ["5m", "5m", "1h", "1h"]
+    assert "Simulator stopped" in shown(cell(notebook, "sim-stop"))
+
+    # What `python3 dev.py demo` leaves for the user: the executed notebook and its HTML copy.
+    page = (out / "quickstart.html").read_text(encoding="utf-8")
+    assert "<th>anthropic:default</th>" in page and f"sk-ant-api03-…{sim.DEMO_API_KEY[-4:]}" in page
+    assert page.count("hit · in") >= 2 and "<th>cache_write_1h_tokens</th>" in page
+    assert 'src="data:image/png;base64,' in page
+    executed = (out / "quickstart.ipynb").read_text(encoding="utf-8")
+    assert not leaks(executed + page, sim.DEMO_API_KEY)
+
+
+def test_cache_analysis_expires_entries_and_says_when_1h_pays_off(tmp_path: Path) -> None:
+    notebook, problems = dev.execute_notebook(
+        NOTEBOOKS / "cache_analysis.ipynb", tmp_path / "out", env=kernel_env(tmp_path), timeout=120
+    )
+    assert problems == []
+    assert stderr(notebook) == ""
+
+    written, hit, rewritten = footers(cell(notebook, "five"))
+    assert [written["verdict"], hit["verdict"], rewritten["verdict"]] == ["write", "hit", "write"]
+    assert hit["read"] == written["write_5m"] > 0
+    assert rewritten["write_5m"] == written["write_5m"] and rewritten["read"] == 0  # expired after 6m
+
+    written, hit, rewritten = footers(cell(notebook, "hour"))
+    assert [written["verdict"], hit["verdict"], rewritten["verdict"]] == ["write", "hit", "write"]
+    assert written["write_1h"] > 0 and written["write_5m"] == 0
+    assert hit["read"] == written["write_1h"]  # 6 minutes later: still cached at 1h
+    assert rewritten["write_1h"] == written["write_1h"]  # 61 minutes later: gone
+
+    totals = shown(cell(notebook, "totals"))
+    assert re.search(r"calls\s+6\b", totals) and re.search(r"cache hits\s+2\b", totals)
+    assert any("image/png" in o.get("data", {}) for o in cell(notebook, "plot").outputs)
+
+    break_even = table_rows(shown(cell(notebook, "break-even")))
+    for model in ("claude-opus-4-8", "claude-haiku-4-5"):  # reads at 0.1x
+        assert break_even[model] == ["0.100", "2", "3"]
+
+    conclusion = shown(cell(notebook, "conclusion"))
+    assert "a 5m cache pays off from call 2 and a 1h cache from call 3" in conclusion
+    assert "1h is the cheapest for: every 10 min, every 30 min" in conclusion
+    assert "5m is the cheapest for: every 2 min" in conclusion
+    assert "No cache is the cheapest for: every 2 h" in conclusion
+
+
+def test_the_demo_environment_keeps_the_users_home_and_credentials_out(tmp_path: Path) -> None:
+    real = {
+        "HOME": "/home/someone",
+        "PATH": "/usr/bin",
+        "ANTHROPIC_API_KEY": "sk-ant-api03-real",
+        "ANTHROPIC_BASE_URL": "https://api.anthropic.com",
+        "CLAWDBOT_STATE_DIR": "/home/someone/.clawdbot",
+        "CLAUDE_CONFIG_DIR": "/home/someone/.claude",
+        "IPYTHONDIR": "/home/someone/.ipython",
+        "JUPYTER_PATH": "/home/someone/jupyter",
+    }
+    env = dev.demo_environment(tmp_path, base=real)
+    assert env["PATH"] == "/usr/bin"
+    assert not {"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "JUPYTER_PATH"} & set(env)
+    for name in ("HOME", "CLAWDBOT_STATE_DIR", "CLAUDE_CONFIG_DIR", "IPYTHONDIR", "MPLCONFIGDIR", "TMPDIR"):
+        assert Path(env[name]).is_relative_to(tmp_path), name
+
+
+# -- secret hygiene ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["quickstart", "cache_analysis"])
+def test_a_notebook_using_a_real_shaped_key_saves_no_secret(
+    name: str, tmp_path: Path, canaries: dict[str, str]
+) -> None:
+    notebook = with_canary_credential(nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4))
+    env = kernel_env(
+        tmp_path, TEST_API_KEY=canaries["TEST_API_KEY"], ANTHROPIC_API_KEY=canaries["ANTHROPIC_API_KEY"]
+    )
+    notebook, saved, history = run_for_hygiene(notebook, tmp_path, env)
+
+    assert "clawdbot:" not in stderr(notebook)
+    # The canary really was the credential: stored, shown masked, and used for the calls.
+    assert f"Saved anthropic:default (api_key sk-ant-api03-…{canaries['TEST_API_KEY'][-4:]})" in saved
+    assert "hit · in" in saved
+    assert "%clawdbot sim start" in history  # the history was recorded
+    assert_no_leak(saved, history, {k: canaries[k] for k in ("TEST_API_KEY", "ANTHROPIC_API_KEY")})
+    assert_no_leak(saved, history, {"the simulator's demo key": sim.DEMO_API_KEY})
+
+
+WIDGET_CELLS = [
+    ("load", "%load_ext clawdbot_nb"),
+    # Keep the state dir: the Claude Code login the test wrote is in this kernel's CLAUDE_CONFIG_DIR.
+    ("sim", "%clawdbot sim start --keep-state-dir"),
+    (
+        "register",
+        """
+import os
+from clawdbot_nb.notebook.extension import magics_of
+
+simulator = magics_of(get_ipython()).simulator_session.simulator
+_accepted = simulator.add_api_key(os.environ["TEST_API_KEY"])
+_accepted = simulator.add_setup_token(os.environ["TEST_SETUP_TOKEN"])
+_login = simulator.add_oauth_login(
+    access_token=os.environ["TEST_CLI_ACCESS"], refresh_token=os.environ["TEST_CLI_REFRESH"], expires_in=3600
+)
+""",
+    ),
+    (
+        "forms",
+        """
+from clawdbot_nb.api.workspace import Workspace
+from clawdbot_nb.notebook.widgets import PromptForm
+
+onboarding = %clawdbot onboard
+profiles = %clawdbot profiles --manage
+prompt = PromptForm(Workspace())
+display(onboarding, profiles, prompt)
+""",
+    ),
+    # The key from the environment (the ticked box), then typed into the password field.
+    ("env-key", "onboarding.save_api_key_button.click()\nprint(onboarding.message.value)"),
+    (
+        "typed-key",
+        """
+onboarding.use_env.value = False
+onboarding.api_key.value = os.environ["TEST_API_KEY"]
+onboarding.save_api_key_button.click()
+print(onboarding.message.value, "| field:", repr(onboarding.api_key.value))
+""",
+    ),
+    (
+        "bad-onboarding",
+        """
+onboarding.api_key.value = os.environ["TEST_SETUP_TOKEN"]  # a token where the key goes
+onboarding.save_api_key_button.click()
+print("token as key:", onboarding.message.value, "| field:", repr(onboarding.api_key.value))
+onboarding.save_api_key_button.click()
+print("empty:", onboarding.message.value)
+onboarding.choice.value = "token"
+onboarding.token.value = os.environ["TEST_API_KEY"]  # a key where the token goes
+onboarding.save_token_button.click()
+print("key as token:", onboarding.message.value, "| field:", repr(onboarding.token.value))
+onboarding.token_expiry.value = "soon"
+onboarding.token.value = os.environ["TEST_SETUP_TOKEN"]
+onboarding.save_token_button.click()
+print("bad expiry:", onboarding.message.value, "| field:", repr(onboarding.token.value))
+""",
+    ),
+    (
+        "token",
+        """
+onboarding.token.value = os.environ["TEST_SETUP_TOKEN"]
+onboarding.token_name.value = "canary"
+onboarding.token_expiry.value = "365d"
+onboarding.save_token_button.click()
+print(onboarding.message.value, "| field:", repr(onboarding.token.value))
+""",
+    ),
+    (
+        "bad-magics",
+        """
+%clawdbot onboard --non-interactive --auth-choice apiKey --anthropic-api-key $TEST_SETUP_TOKEN
+%clawdbot onboard --non-interactive --auth-choice apiKey --anthropic-api-key $TEST_REJECTED_KEY --agent rejected
+""",
+    ),
+    (
+        "rejected",
+        """
+rejected = PromptForm(Workspace("rejected"))
+display(rejected)
+rejected.prompt.value = "Hello?"
+rejected.send_button.click()
+print("rejected:", rejected.message.value, rejected.footer.value)
+""",
+    ),
+    (
+        "rejected-magic",
+        """
+%%clawdbot --agent rejected
+Hello?
+""",
+    ),
+    (
+        "manage",
+        """
+profiles.refresh_button.click()
+profiles.selector.value = "anthropic:canary"
+profiles.up_button.click()
+profiles.set_order_button.click()
+print(profiles.message.value)
+profiles.clear_cooldown_button.click()
+print(profiles.message.value)
+profiles.clear_order_button.click()
+print(profiles.message.value)
+profiles.remove_button.click()
+profiles.cancel_remove_button.click()
+profiles.selector.value = "anthropic:default"
+profiles.remove_button.click()
+profiles.confirm_remove_button.click()
+print(profiles.message.value)
+""",
+    ),
+    (
+        "prompts",
+        """
+prompt.system.value = "You answer questions about prompt caching, briefly and precisely. " * 80
+prompt.prompt.value = "What does a cache read cost?"
+prompt.ttl.value = "1h"
+prompt.send_button.click()
+prompt.send_button.click()
+print(prompt.footer.value)
+prompt.prompt.value = "   "
+prompt.send_button.click()
+print("empty prompt:", prompt.message.value)
+""",
+    ),
+    (
+        "claude-cli",
+        # Last: the opt-in is kept in the shared config, so from here on every agent uses this login.
+        """
+onboarding.choice.value = "claude-cli"
+print(onboarding.cli_status.value)
+onboarding.reuse_cli_button.click()
+print(onboarding.message.value)
+prompt.prompt.value = "And with the Claude Code login?"
+prompt.send_button.click()
+print(prompt.footer.value)
+""",
+    ),
+    ("stop", "%clawdbot sim stop"),
+]
+
+
+def test_every_widget_flow_saves_no_secret(tmp_path: Path, canaries: dict[str, str]) -> None:
+    env = kernel_env(tmp_path, **canaries)
+    # A Claude Code login for the form to find (the file Claude Code writes).
+    claude = Path(env["CLAUDE_CONFIG_DIR"])
+    claude.mkdir(parents=True)
+    login = {
+        "accessToken": canaries["TEST_CLI_ACCESS"],
+        "refreshToken": canaries["TEST_CLI_REFRESH"],
+        "expiresAt": int(time.time() * 1000) + 3_600_000,
+        "scopes": ["user:inference"],
+        "subscriptionType": "max",
+    }
+    (claude / ".credentials.json").write_text(json.dumps({"claudeAiOauth": login}))
+    notebook = nbformat.v4.new_notebook(
+        cells=[code_cell(source, cell_id) for cell_id, source in WIDGET_CELLS]
+    )
+    notebook.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+
+    notebook, saved, history = run_for_hygiene(notebook, tmp_path, env)
+
+    # Every flow ran and said what a user would see (only masks of the secrets).
+    widget_state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert any(w["model_name"] == "PasswordModel" for w in widget_state.values())
+    assert "application/vnd.jupyter.widget-view+json" in saved
+    mask = {name: f"…{secret[-4:]}" for name, secret in canaries.items()}
+    assert mask["ANTHROPIC_API_KEY"] in shown(cell(notebook, "env-key"))
+    typed = shown(cell(notebook, "typed-key"))
+    assert "Saved anthropic:default" in typed and mask["TEST_API_KEY"] in typed and "field: ''" in typed
+    bad = shown(cell(notebook, "bad-onboarding"))
+    assert bad.count("field: ''") == 3 and "Saved" not in bad
+    assert "Saved anthropic:canary" in shown(cell(notebook, "token"))
+    cli = shown(cell(notebook, "claude-cli"))
+    assert mask["TEST_CLI_ACCESS"] in cli and "Saved anthropic:claude-cli" in cli
+    assert "clawdbot:" in shown(cell(notebook, "bad-magics"))
+    assert "Removed anthropic:default" in shown(cell(notebook, "manage"))
+    [reply] = footers(cell(notebook, "prompts"))
+    assert reply["verdict"] == "hit" and reply["read"] > 0
+    assert "empty prompt: " in shown(cell(notebook, "prompts"))
+    assert "anthropic:default failed: 401" in shown(cell(notebook, "rejected"))
+    assert "clawdbot:" in shown(cell(notebook, "rejected-magic"))
+    assert "onboarding.api_key.value" in history
+
+    assert_no_leak(saved, history, canaries)
+    # Only the auth stores hold secrets; not the shared config, its backups or the usage ledger.
+    state = Path(env["CLAWDBOT_STATE_DIR"])
+    written = [p for p in state.rglob("*") if p.is_file() and not p.name.startswith("auth-profiles.json")]
+    assert any(p.name.startswith("usage.sqlite") for p in written)
+    for path in written:
+        content = path.read_bytes().decode("utf-8", "replace")
+        assert not any(leaks(content, secret) for secret in canaries.values()), path
