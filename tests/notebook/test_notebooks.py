@@ -25,10 +25,15 @@ from clawdbot_nb import sim
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = dev.ROOT / "notebooks"
-#: The usage footer under a reply (and in `call()`'s lines in cache_analysis).
+#: The usage footer under a reply.
 FOOTER = re.compile(
     r"(?P<verdict>hit\+write|hit|write|miss|off) · in [\d,]+ · out [\d,]+ · cache read (?P<read>[\d,]+)"
     r" · write 5m (?P<write_5m>[\d,]+) / 1h (?P<write_1h>[\d,]+) · hit \S+ · cost \$(?P<cost>[\d.]+)"
+)
+#: The line cache_analysis prints per call.
+CALL_LINE = re.compile(
+    r"(?P<verdict>hit\+write|hit|write|miss|off) +cache read +(?P<read>[\d,]+) · write 5m +(?P<write_5m>[\d,]+)"
+    r" · write 1h +(?P<write_1h>[\d,]+) · cost \$(?P<cost>[\d.]+)"
 )
 #: The last cell of every hygiene run: what IPython's history holds in memory, for the test to read.
 HISTORY_DUMP_CELL = """
@@ -83,12 +88,12 @@ def stderr(notebook: Any) -> str:
     )
 
 
-def footers(cell: Any) -> list[dict[str, Any]]:
+def footers(cell: Any, pattern: re.Pattern[str] = FOOTER) -> list[dict[str, Any]]:
     """Each usage footer the cell shows once (the plain text, not its HTML twin), as numbers."""
     found = []
     for output in cell.get("outputs", []):
         text = output.get("text") or output.get("data", {}).get("text/plain", "")
-        for match in FOOTER.finditer(text):
+        for match in pattern.finditer(text):
             row: dict[str, Any] = {
                 k: int(v.replace(",", ""))
                 for k, v in match.groupdict().items()
@@ -231,12 +236,12 @@ def test_cache_analysis_expires_entries_and_says_when_1h_pays_off(tmp_path: Path
     assert problems == []
     assert stderr(notebook) == ""
 
-    written, hit, rewritten = footers(cell(notebook, "five"))
+    written, hit, rewritten = footers(cell(notebook, "five"), CALL_LINE)
     assert [written["verdict"], hit["verdict"], rewritten["verdict"]] == ["write", "hit", "write"]
     assert hit["read"] == written["write_5m"] > 0
     assert rewritten["write_5m"] == written["write_5m"] and rewritten["read"] == 0  # expired after 6m
 
-    written, hit, rewritten = footers(cell(notebook, "hour"))
+    written, hit, rewritten = footers(cell(notebook, "hour"), CALL_LINE)
     assert [written["verdict"], hit["verdict"], rewritten["verdict"]] == ["write", "hit", "write"]
     assert written["write_1h"] > 0 and written["write_5m"] == 0
     assert hit["read"] == written["write_1h"]  # 6 minutes later: still cached at 1h
@@ -252,9 +257,9 @@ def test_cache_analysis_expires_entries_and_says_when_1h_pays_off(tmp_path: Path
 
     conclusion = shown(cell(notebook, "conclusion"))
     assert "a 5m cache pays off from call 2 and a 1h cache from call 3" in conclusion
-    assert "1h is the cheapest for: every 10 min, every 30 min" in conclusion
-    assert "5m is the cheapest for: every 2 min" in conclusion
-    assert "No cache is the cheapest for: every 2 h" in conclusion
+    assert "1h is the cheapest for every 10 min (0 hits at 5m, 10 at 1h); every 30 min" in conclusion
+    assert "5m is the cheapest for every 2 min (10 hits at 5m, 10 at 1h)" in conclusion
+    assert "No cache is the cheapest for every 2 h (0 hits at 5m, 0 at 1h)" in conclusion
 
 
 def test_the_demo_environment_keeps_the_users_home_and_credentials_out(tmp_path: Path) -> None:
@@ -291,7 +296,7 @@ def test_a_notebook_using_a_real_shaped_key_saves_no_secret(
     assert "clawdbot:" not in stderr(notebook)
     # The canary really was the credential: stored, shown masked, and used for the calls.
     assert f"Saved anthropic:default (api_key sk-ant-api03-…{canaries['TEST_API_KEY'][-4:]})" in saved
-    assert "hit · in" in saved
+    assert any(m["verdict"] == "hit" for p in (FOOTER, CALL_LINE) for m in p.finditer(saved))
     assert "%clawdbot sim start" in history  # the history was recorded
     assert_no_leak(saved, history, {k: canaries[k] for k in ("TEST_API_KEY", "ANTHROPIC_API_KEY")})
     assert_no_leak(saved, history, {"the simulator's demo key": sim.DEMO_API_KEY})
