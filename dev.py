@@ -110,7 +110,12 @@ def execute_notebook(
 
     notebook = nbformat.read(source, as_version=4)
     client = NotebookClient(
-        notebook, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": str(source.parent)}}
+        notebook,
+        kernel_name="python3",
+        timeout=timeout,
+        resources={"metadata": {"path": str(source.parent)}},
+        # The kernel's start-up notes (e.g. TCP without CurveZMQ, on loopback) are not the demo's.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     problems: list[str] = []
     try:
@@ -138,7 +143,7 @@ def _run_notebook_command(args: list[str]) -> int:
     _, problems = execute_notebook(source, out_dir)
     stem = out_dir / source.stem
     print(f"dev.py: executed notebook {stem.with_suffix('.ipynb')}")
-    print(f"dev.py: HTML copy         {stem.with_suffix('.html')}")
+    print(f"dev.py: HTML copy         {stem.with_suffix('.html')} (open it in a browser)")
     if problems:
         print(f"dev.py: {source.name} failed:", *problems, sep="\n", file=sys.stderr)
         return 1
