@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The project's set-up commands; needs nothing but python3.
 
-    python3 dev.py demo     run the main job (offline, no key, no network)
+    python3 dev.py demo     run the main job: notebooks/quickstart.ipynb, offline (no key, no
+                            network), saved executed as out/quickstart.ipynb and out/quickstart.html
     python3 dev.py test     run the whole test suite
     python3 dev.py bench    run the benchmarks in bench/
     python3 dev.py lint     ruff
