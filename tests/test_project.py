@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("anthropic", "pandas", "ipywidgets", "matplotlib", "IPython", "json5", "keyring", "httpx2")
 
@@ -38,9 +40,10 @@ def test_loading_the_extension_imports_no_sdk_pandas_or_widgets() -> None:
     assert [m for m in loaded if m not in ("IPython",)] == []
 
 
-def test_ruff_is_clean() -> None:
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff_is_clean(command: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+        [sys.executable, "-m", "ruff", *command, "--no-cache", str(ROOT)],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -771,27 +771,28 @@ def _row_from(record: Sequence[Any], labels: dict[int, str]) -> LedgerRow:
 
 # ---- DataFrame construction, column-wise for speed
 
-#: Column order of `Ledger.dataframe()`.
+#: Column order of `Ledger.dataframe()`: what the cache did and cost first, so a notebook that
+#: shows only the first and last columns of a wide frame still shows those.
 FRAME_COLUMNS = (
     "time",
-    "agent",
-    "profile_id",
-    "credential_type",
     "model",
-    "ttl_requested",
+    "profile_id",
     "ttl_applied",
-    "ttl_note",
-    "breakpoints",
     *_TOKENS,
     "hit",
     "hit_ratio",
     *_MONEY,
     "latency_s",
     "ttft_s",
+    "cell",
+    "error",
+    "agent",
+    "credential_type",
+    "ttl_requested",
+    "ttl_note",
+    "breakpoints",
     "stop_reason",
     "request_id",
-    "error",
-    "cell",
     "session",
     "stream",
     "attempts",

@@ -26,8 +26,7 @@ from clawdbot_nb.state import claude_cli
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.credentials import OAuthCredential
 from clawdbot_nb.state.lock import OAUTH_REFRESH_LOCK, FileLock
-from clawdbot_nb.state.paths import AUTH_PROFILE_FILENAME, oauth_refresh_lock_dir
-from clawdbot_nb.state.store import AuthStoreFile
+from clawdbot_nb.state.paths import oauth_refresh_lock_dir
 from clawdbot_nb.state.troubleshooting import no_credentials_for_profile, oauth_refresh_failed
 
 #: Claude Code's OAuth client id (pi-ai's, which Clawdbot uses).
@@ -124,22 +123,10 @@ def _error_text(response: Any) -> str:
     return response.reason_phrase or "error"
 
 
-def _other_store_files(agent: AgentState) -> list[AuthStoreFile]:
-    """Every agent store under the state dir except this agent's."""
-    files = []
-    for path in sorted((agent.state_dir / "agents").glob(f"*/agent/{AUTH_PROFILE_FILENAME}")):
-        if path.parent.resolve() != agent.agent_dir.resolve():
-            files.append(AuthStoreFile(path.parent))
-    legacy = agent.state_dir / "agent" / AUTH_PROFILE_FILENAME
-    if legacy.is_file() and legacy.parent.resolve() != agent.agent_dir.resolve():
-        files.append(AuthStoreFile(legacy.parent))
-    return files
-
-
 def _propagate(agent: AgentState, old_refresh: str, pair: TokenPair) -> int:
     """Give the rotated pair to every other store still holding the spent refresh token."""
     updated = 0
-    for store_file in _other_store_files(agent):
+    for store_file in agent.other_store_files():
 
         def apply(store) -> int:
             count = 0

@@ -384,7 +384,10 @@ class Workspace:
         started: float,
         ttft: float | None,
         streamed: bool,
+        request_id: str | None = None,
     ) -> Reply:
+        """The Reply of a successful call, and its bookkeeping queued. A streamed message carries
+        no request id of its own: the stream's (`request_id`) is passed instead."""
         latency = time.perf_counter() - started
         overrides = self._price_overrides(request.config or self.agent.config())
         text = "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
@@ -398,7 +401,7 @@ class Workspace:
             plan=plan,
             latency_s=latency,
             ttft_s=ttft,
-            request_id=getattr(message, "_request_id", None),
+            request_id=request_id or getattr(message, "_request_id", None),
             stop_reason=message.stop_reason,
             finished_at=utcnow(),
             attempts=tuple(failover.attempts),
@@ -455,15 +458,18 @@ class Workspace:
                 started = time.perf_counter()
                 try:
                     client = self._client(candidate, asynchronous=False, fail_fast=failover.more)
+                    request_id = None
                     if request.max_tokens > NON_STREAMING_MAX_TOKENS:
                         with client.messages.stream(**plan.params) as stream:
-                            message = stream.get_final_message()
+                            message, request_id = stream.get_final_message(), stream.request_id
                     else:
                         message = client.messages.create(**plan.params)
                 except Exception as error:
                     failover.failed(candidate, error)
                     continue
-                return self._reply(request, candidate, plan, message, failover, started, None, False)
+                return self._reply(
+                    request, candidate, plan, message, failover, started, None, False, request_id
+                )
             raise failover.exhausted()
         except Exception as error:
             self._record_error(request, error, failover, streamed=False)
@@ -480,15 +486,18 @@ class Workspace:
                 started = time.perf_counter()
                 try:
                     client = self._client(candidate, asynchronous=True, fail_fast=failover.more)
+                    request_id = None
                     if request.max_tokens > NON_STREAMING_MAX_TOKENS:
                         async with client.messages.stream(**plan.params) as stream:
-                            message = await stream.get_final_message()
+                            message, request_id = await stream.get_final_message(), stream.request_id
                     else:
                         message = await client.messages.create(**plan.params)
                 except Exception as error:
                     failover.failed(candidate, error)
                     continue
-                return self._reply(request, candidate, plan, message, failover, started, None, False)
+                return self._reply(
+                    request, candidate, plan, message, failover, started, None, False, request_id
+                )
             raise failover.exhausted()
         except Exception as error:
             self._record_error(request, error, failover, streamed=False)
@@ -648,7 +657,9 @@ class ReplyStream:
                         raise failover.interrupted(candidate, error) from error
                 finally:
                     manager.__exit__(None, None, None)
-                self.reply = ws._reply(request, candidate, plan, message, failover, started, ttft, True)
+                self.reply = ws._reply(
+                    request, candidate, plan, message, failover, started, ttft, True, stream.request_id
+                )
                 return
             raise failover.exhausted()
         except GeneratorExit:
@@ -726,7 +737,9 @@ class AsyncReplyStream:
                         raise failover.interrupted(candidate, error) from error
                 finally:
                     await manager.__aexit__(None, None, None)
-                self.reply = ws._reply(request, candidate, plan, message, failover, started, ttft, True)
+                self.reply = ws._reply(
+                    request, candidate, plan, message, failover, started, ttft, True, stream.request_id
+                )
                 return
             raise failover.exhausted()
         except GeneratorExit:

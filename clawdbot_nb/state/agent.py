@@ -19,6 +19,7 @@ from clawdbot_nb.state import claude_cli
 from clawdbot_nb.state.config import ClawdbotConfig
 from clawdbot_nb.state.environment import EnvCredential, env_credential
 from clawdbot_nb.state.paths import (
+    AUTH_PROFILE_FILENAME,
     legacy_oauth_file,
     resolve_agent_dir,
     resolve_config_path,
@@ -95,7 +96,17 @@ class AgentState:
         return store_file.snapshot()
 
     def _claude_cli_opted_in(self, store: AuthStore, config: ClawdbotConfig | None) -> bool:
-        if claude_cli.CLAUDE_CLI_PROFILE_ID in store.data.get("profiles", {}):
-            return True
-        config = config or self.config()
-        return claude_cli.CLAUDE_CLI_PROFILE_ID in config.auth_profiles
+        # Per agent: this agent's own store holds the profile (the config is shared by all agents).
+        return claude_cli.CLAUDE_CLI_PROFILE_ID in store.data.get("profiles", {})
+
+    def other_store_files(self) -> list[AuthStoreFile]:
+        """The auth stores of every other agent under this state dir (legacy `agent/` included)."""
+        mine = self.agent_dir.resolve()
+        dirs = [
+            path.parent
+            for path in sorted((self.state_dir / "agents").glob(f"*/agent/{AUTH_PROFILE_FILENAME}"))
+        ]
+        legacy = self.state_dir / "agent"
+        if (legacy / AUTH_PROFILE_FILENAME).is_file():
+            dirs.append(legacy)
+        return [AuthStoreFile(d) for d in dirs if d.resolve() != mine]

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from clawdbot_nb.errors import CredentialError, UsageError
+from clawdbot_nb.errors import ClawdbotError, CredentialError, UsageError
 from clawdbot_nb.state import claude_cli
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.config import record_profile_metadata, update_config
@@ -299,8 +299,11 @@ def clear_order(agent: AgentState, provider: str = "anthropic") -> None:
 
 
 def remove_profile(agent: AgentState, profile_id: str) -> bool:
-    """Delete a profile from the store and its metadata from the config."""
+    """Delete a profile from this agent's store, and its metadata from the (shared) config unless
+    another agent still stores a profile with that id."""
     removed = agent.store_file.update(lambda store: store.remove_profile(profile_id))
+    if any(_may_hold(other, profile_id) for other in agent.other_store_files()):
+        return removed
 
     def drop_metadata(data: dict) -> None:
         auth = data.get("auth")
@@ -315,6 +318,13 @@ def remove_profile(agent: AgentState, profile_id: str) -> bool:
     if agent.config_path.exists():
         update_config(agent.config_path, drop_metadata)
     return removed
+
+
+def _may_hold(store_file, profile_id: str) -> bool:
+    try:
+        return profile_id in store_file.load().data.get("profiles", {})
+    except ClawdbotError:
+        return True  # a store we cannot read may hold it: keep the shared metadata
 
 
 def clear_profile_cooldown(agent: AgentState, profile_id: str) -> None:

@@ -173,6 +173,13 @@ def test_streaming_reports_cache_usage_and_ttft(workspace) -> None:
     assert reply.streamed and reply.verdict == "hit"
     assert reply.usage.cache_read_tokens > 1000  # from message_start, merged with message_delta
     assert reply.ttft_s is not None and 0 <= reply.ttft_s <= reply.latency_s
+    assert reply.request_id == workspace.simulator.requests.last(path="/v1/messages").request_id
+
+
+def test_long_answers_stream_under_the_hood_and_keep_the_request_id(workspace) -> None:
+    reply = workspace.ask("A long answer, please", max_tokens=30_000)
+    assert reply.request_id == workspace.simulator.requests.last(path="/v1/messages").request_id
+    assert workspace.simulator.requests.last(path="/v1/messages").stream
 
 
 def test_async_ask_and_stream(workspace) -> None:

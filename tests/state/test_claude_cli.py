@@ -255,3 +255,10 @@ def test_opted_in_profile_is_synced_on_load(isolated_home: Path) -> None:
 def test_without_opt_in_nothing_is_imported(isolated_home: Path) -> None:
     write_cli(NOW + HOUR)
     assert AgentState.resolve().load_store().profiles == {}
+
+
+def test_reuse_is_opted_into_per_agent(isolated_home: Path) -> None:
+    write_cli(NOW + HOUR)
+    import_claude_cli(AgentState.resolve(), use_keychain=False)
+    other = AgentState.resolve("other")
+    assert other.load_store().profiles == {}

@@ -262,3 +262,15 @@ def test_setup_token_flow_runs_claude_when_available(agent: AgentState, monkeypa
     )
     assert calls == [["/usr/bin/claude", "setup-token"]]
     assert result.credential_type == "token"
+
+
+def test_removing_a_profile_keeps_the_shared_metadata_another_agent_needs(agent: AgentState) -> None:
+    other = AgentState.resolve("other")
+    onboarding.save_api_key(agent, API_KEY)
+    onboarding.save_setup_token(agent, SETUP_TOKEN, profile_id="anthropic:work")
+    onboarding.save_api_key(other, API_KEY)
+    onboarding.remove_profile(agent, "anthropic:default")
+    assert [c.profile_id for c in auth_candidates(other)] == ["anthropic:default"]
+    assert "anthropic:default" in read_json(agent.config_path)["auth"]["profiles"]
+    onboarding.remove_profile(other, "anthropic:default")
+    assert "anthropic:default" not in read_json(agent.config_path)["auth"]["profiles"]
