@@ -23,9 +23,14 @@ def markdown_text(text: str) -> str:
     return text.replace("$", "\\$")
 
 
+def _bundle(text: str) -> dict[str, str]:
+    # Markdown for notebooks, the plain text for terminals and saved text outputs.
+    return {"text/markdown": markdown_text(text), "text/plain": text}
+
+
 def show_stream(chunks: Iterable[str], mode: str) -> str:
     """Show `chunks` as they arrive; return the whole text."""
-    from IPython.display import Markdown, display
+    from IPython.display import display
 
     parts: list[str] = []
     if mode == "append":
@@ -38,18 +43,18 @@ def show_stream(chunks: Iterable[str], mode: str) -> str:
     if mode == "final":
         parts.extend(chunks)
         text = "".join(parts)
-        display(Markdown(markdown_text(text)))
+        display(_bundle(text), raw=True)
         return text
-    handle = display(Markdown(""), display_id=True)
+    handle = display(_bundle(""), raw=True, display_id=True)
     last = 0.0
     for chunk in chunks:
         parts.append(chunk)
         now = time.monotonic()
         if now - last >= UPDATE_INTERVAL_S:
-            handle.update(Markdown(markdown_text("".join(parts))))
+            handle.update(_bundle("".join(parts)), raw=True)
             last = now
     text = "".join(parts)
-    handle.update(Markdown(markdown_text(text)))
+    handle.update(_bundle(text), raw=True)
     return text
 
 
