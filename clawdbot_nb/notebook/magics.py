@@ -82,6 +82,7 @@ class ClawdbotMagics(Magics):
         self.simulator_session: Any = None
         #: The Reply of the last prompt sent from this notebook.
         self.last_reply: Any = None
+        self._traceback_this_call = False
 
     @validate("max_tokens")
     def _valid_max_tokens(self, proposal: Any) -> int:
@@ -250,6 +251,7 @@ class ClawdbotMagics(Magics):
     @line_cell_magic
     def clawdbot(self, line: str, cell: str | None = None) -> Any:
         """Claude with Clawdbot auth profiles and prompt caching; `%clawdbot --help` for everything."""
+        self._traceback_this_call = False  # `%clawdbot --debug …` asks for it once
         self._warn_about_literals(line + "\n" + (cell or ""))
         try:
             if cell is None:
@@ -261,7 +263,7 @@ class ClawdbotMagics(Magics):
             print("clawdbot: interrupted", file=sys.stderr)
             return None
         except Exception as error:
-            if self.debug:
+            if self.debug or self._traceback_this_call:
                 raise
             show_error(error)
             return None
@@ -275,8 +277,7 @@ class ClawdbotMagics(Magics):
             print(HELP)
             return None
         args = parser.parse_args(argv)
-        if args.debug:
-            self.debug = True
+        self._traceback_this_call = args.debug
         handler = getattr(args, "handler", None)
         if handler is None:
             parser.print_help()

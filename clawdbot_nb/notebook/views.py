@@ -8,6 +8,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from clawdbot_nb.errors import UsageError
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -19,8 +21,14 @@ TTL_COLOURS = {"5m": "#4C78A8", "1h": "#F58518", "none": "#9D9D9D"}
 def usage_figure(frame: pd.DataFrame, *, title: str = "Cache hits and cost per call") -> Figure:
     """Two panels over the calls of a usage DataFrame (`Workspace.usage()`): cost with and without
     the cache, and the hit ratio; bars coloured by the TTL applied."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
+    except ImportError:
+        raise UsageError(
+            "Plots need matplotlib, which is not installed in this kernel's environment.",
+            fix="run %pip install matplotlib in the notebook (or pip install 'clawdbot_nb[plot]')",
+        ) from None
 
     calls = frame[frame["error"].isna()] if "error" in frame else frame
     figure = Figure(figsize=(9, 5.2), layout="constrained")

@@ -220,6 +220,10 @@ def test_errors_are_one_line_and_debug_shows_the_traceback(simulated) -> None:
     with pytest.raises(Exception, match="Unknown model"):
         simulated.run_cell_magic("clawdbot", "--model claude-made-up", "hello")
     simulated.run_line_magic("config", "ClawdbotMagics.debug = False")
+    with pytest.raises(Exception, match="Unknown model"):  # --debug: this one command only
+        simulated.run_line_magic("clawdbot", "--debug ask hello --model claude-made-up")
+    _, captured = line(simulated, "ask hello --model claude-made-up")
+    assert captured.stderr.startswith("clawdbot: Unknown model")
 
 
 def test_no_profile_message_for_a_new_agent(simulated) -> None:
