@@ -344,11 +344,17 @@ class Workspace:
 
     def _write_calls(self, calls: list[tuple[str | None, int, dict[str, Any]]]) -> None:
         """One store transaction for the batch's successes, one ledger transaction for its rows."""
-        marks = [(profile_id, stamp) for profile_id, stamp, _ in calls if profile_id is not None]
-        if marks:
+        # Success only moves lastUsed forward and clears counters: the latest mark per profile is
+        # all that needs writing, and the last success names lastGood.
+        latest: dict[str, int] = {}
+        for profile_id, stamp, _ in calls:
+            if profile_id is not None:
+                latest.pop(profile_id, None)
+                latest[profile_id] = stamp
+        if latest:
 
             def apply(store) -> None:
-                for profile_id, stamp in marks:
+                for profile_id, stamp in latest.items():
                     if store.get(profile_id) is None:
                         continue  # removed meanwhile
                     stats = prune_expired(record_success(store.stats(profile_id), stamp), stamp)
