@@ -68,12 +68,13 @@ def cell(notebook: Any, cell_id: str) -> Any:
 
 
 def shown(cell: Any) -> str:
-    """Everything a cell shows as text: printed lines and each output's plain text or Markdown."""
+    """Everything a cell shows as text: printed lines and each output's Markdown, HTML and plain
+    text (a DataFrame's plain text drops columns when the kernel's display is narrow)."""
     parts = []
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
             parts.append(output["text"])
-        for kind in ("text/markdown", "text/plain"):
+        for kind in ("text/markdown", "text/html", "text/plain"):
             if kind in output.get("data", {}):
                 parts.append(output["data"][kind])
     return "\n".join(parts)
