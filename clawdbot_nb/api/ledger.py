@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clawdbot_nb.api.pricing import Cost, compute_cost, usage_counts
+from clawdbot_nb.api.pricing import Cost, UsageCounts, compute_cost, usage_counts
 from clawdbot_nb.errors import ClawdbotError, UsageError
 from clawdbot_nb.state.credentials import mask_secret
 
@@ -128,12 +128,23 @@ class LedgerRow:
         return datetime.fromtimestamp(self.time_ms / 1000, tz=UTC)
 
     @property
+    def usage(self) -> UsageCounts:
+        """The token counts, with pricing's derived totals and hit ratio."""
+        return UsageCounts(
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+        )
+
+    @property
     def cache_write_tokens(self) -> int:
-        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+        return self.usage.cache_write_tokens
 
     @property
     def prompt_tokens(self) -> int:
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        return self.usage.prompt_tokens
 
     @property
     def hit(self) -> bool:
@@ -143,8 +154,7 @@ class LedgerRow:
     @property
     def hit_ratio(self) -> float:
         """cache_read / (cache_read + cache writes + input); NaN when the call had no input."""
-        prompt = self.prompt_tokens
-        return self.cache_read_tokens / prompt if prompt else _NAN
+        return self.usage.hit_ratio
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ISO time, derived hit columns, None for missing money."""

@@ -137,25 +137,11 @@ def _status(cli_handler: Any, args: argparse.Namespace) -> None:
 
 
 def _ask(magics: ClawdbotMagics, args: argparse.Namespace) -> None:
-    from clawdbot_nb.commands.ask import read_system
-
-    prompt = args.prompt
-    if prompt == "-":
+    if args.prompt == "-":
         raise UsageError(
             "`ask -` reads stdin, which a notebook does not have.", fix="use the %%clawdbot cell magic"
         )
-    magics.send(
-        prompt,
-        agent=args.agent,
-        model=args.model,
-        ttl=args.ttl,
-        system=read_system(args),
-        profile=args.profile,
-        max_tokens=args.max_tokens,
-        cache=not args.no_cache,
-        out=args.out,
-        stream_mode=None if args.stream else "final",
-    )
+    magics.send_from_args(args.prompt, args, stream_mode=None if args.stream else "final")
 
 
 def _usage(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:

@@ -32,6 +32,7 @@ from clawdbot_nb.state.cooldown import UsageStats
 from clawdbot_nb.state.credentials import TokenCredential
 from clawdbot_nb.state.onboarding import save_api_key
 from clawdbot_nb.state.wizard import WIZARD_CHOICES
+from tests.state.fakes import ScriptedPrompter
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY_MS = 86_400_000
@@ -621,26 +622,6 @@ def test_a_profile_without_credentials_for_the_simulator_is_reported(agent: Agen
 
 
 # -- without widgets -----------------------------------------------------------------------------
-
-
-class ScriptedPrompter:
-    """Answers prompts from a script and records what was shown and which prompts were hidden."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.shown: list[str] = []
-        self.secret_prompts: list[str] = []
-
-    def say(self, text: str) -> None:
-        self.shown.append(text)
-
-    def ask(self, prompt: str) -> str:
-        self.shown.append(prompt)
-        return self.answers.pop(0)
-
-    def ask_secret(self, prompt: str) -> str:
-        self.secret_prompts.append(prompt)
-        return self.answers.pop(0)
 
 
 def test_the_getpass_fallback_offers_the_same_three_choices(agent: AgentState) -> None:

@@ -20,3 +20,24 @@ def write_json(path: Path, data: object) -> Path:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+class ScriptedPrompter:
+    """A `state.wizard.Prompter` that answers from a script and records what was shown and
+    which prompts were hidden (secret)."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.shown: list[str] = []
+        self.secret_prompts: list[str] = []
+
+    def say(self, text: str) -> None:
+        self.shown.append(text)
+
+    def ask(self, prompt: str) -> str:
+        self.shown.append(prompt)
+        return self.answers.pop(0)
+
+    def ask_secret(self, prompt: str) -> str:
+        self.secret_prompts.append(prompt)
+        return self.answers.pop(0)

@@ -10,7 +10,7 @@ from clawdbot_nb.state.agent import AgentState
 from clawdbot_nb.state.cooldown import UsageStats
 from clawdbot_nb.state.credentials import ApiKeyCredential, TokenCredential
 from clawdbot_nb.state.selection import auth_candidates
-from tests.state.fakes import API_KEY, SETUP_TOKEN, read_json
+from tests.state.fakes import API_KEY, SETUP_TOKEN, ScriptedPrompter, read_json
 
 HOUR = 3_600_000
 
@@ -185,26 +185,6 @@ def test_all_in_cooldown(agent: AgentState) -> None:
 
 
 # -- interactive flows -----------------------------------------------------------------------------
-
-
-class ScriptedPrompter:
-    """Answers prompts from a script and records everything shown."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.shown: list[str] = []
-        self.secret_prompts: list[str] = []
-
-    def say(self, text: str) -> None:
-        self.shown.append(text)
-
-    def ask(self, prompt: str) -> str:
-        self.shown.append(prompt)
-        return self.answers.pop(0)
-
-    def ask_secret(self, prompt: str) -> str:
-        self.secret_prompts.append(prompt)
-        return self.answers.pop(0)
 
 
 def test_wizard_offers_the_three_choices_and_stores_an_api_key(agent: AgentState) -> None:
