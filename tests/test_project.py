@@ -55,3 +55,31 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "python3 dev.py demo" in readme and "python3 dev.py test" in readme
     assert "python3 dev.py test" in (ROOT / ".ci" / "run").read_text()
+
+
+#: What each layer may not import (DESIGN.md: notebook → api → state; sim stands alone).
+FORBIDDEN = {
+    "state": ("clawdbot_nb.api", "clawdbot_nb.notebook", "clawdbot_nb.sim", "clawdbot_nb.commands"),
+    "api": ("clawdbot_nb.notebook", "clawdbot_nb.commands"),
+    "sim": ("clawdbot_nb.state", "clawdbot_nb.api", "clawdbot_nb.notebook", "clawdbot_nb.commands"),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_imports_point_one_way(layer: str) -> None:
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "clawdbot_nb" / layer).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            if node.__class__ is ast.ImportFrom and node.module == "clawdbot_nb":
+                names += [f"clawdbot_nb.{alias.name}" for alias in node.names]
+            for name in names:
+                if name.startswith(FORBIDDEN[layer]):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert offenders == []
