@@ -21,7 +21,6 @@ MAX_BREAKPOINTS = 4
 LOOKBACK_BLOCKS = 20
 TTLS = ("5m", "1h")
 DEFAULT_TTL = "5m"
-TTL_SECONDS = {"5m": 300, "1h": 3600}
 #: Blocks the API lets carry `cache_control` in a user turn (thinking blocks never can).
 _MARKABLE = {"text", "image", "document", "tool_result", "tool_use", "search_result"}
 

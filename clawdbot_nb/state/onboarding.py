@@ -24,7 +24,6 @@ from clawdbot_nb.state.credentials import (
     ApiKeyCredential,
     Credential,
     TokenCredential,
-    mask_secret,
     normalize_pasted_secret,
     validate_api_key,
     validate_setup_token,
@@ -336,8 +335,3 @@ def clear_profile_cooldown(agent: AgentState, profile_id: str) -> None:
         store.set_stats(profile_id, clear_cooldown(store.stats(profile_id)))
 
     agent.store_file.update(apply)
-
-
-def describe_secret(value: str) -> str:
-    """What a pasted value looks like, masked (for prompts and confirmations)."""
-    return mask_secret(normalize_pasted_secret(value))
