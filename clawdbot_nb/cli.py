@@ -8,7 +8,6 @@ stderr and exit code 1 (never a traceback).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -37,16 +36,13 @@ def _registrars() -> list[Registrar]:
     return [*shared_registrars(), sim_cli.register]
 
 
-_SECRET_SHAPED = re.compile(r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_-]+")
-
-
 class SafeArgumentParser(argparse.ArgumentParser):
     """argparse echoes unknown arguments in its errors; a secret pasted there is masked first."""
 
     def error(self, message: str) -> NoReturn:
-        from clawdbot_nb.state.credentials import mask_secret
+        from clawdbot_nb.state.redaction import redact
 
-        super().error(_SECRET_SHAPED.sub(lambda m: mask_secret(m.group(0)), message))
+        super().error(redact(message))
 
 
 def build_parser(prog: str = PROG, registrars: Sequence[Registrar] | None = None) -> argparse.ArgumentParser:

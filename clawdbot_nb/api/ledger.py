@@ -8,7 +8,6 @@ import io
 import json
 import math
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb.api.pricing import Cost, UsageCounts, compute_cost, usage_counts
 from clawdbot_nb.errors import ClawdbotError, UsageError
-from clawdbot_nb.state.credentials import mask_secret
+from clawdbot_nb.state.redaction import redact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,23 +52,6 @@ def current_session() -> str:
     if _session_id is None or _session_id[0] != pid:
         _session_id = (pid, uuid.uuid4().hex[:12])
     return _session_id[1]
-
-
-# Secrets can reach an error message through a server echo or a formatted exception; the
-# ledger keeps them masked the way everything else shows them (known prefix + last 4).
-# A match must take the whole token: an already masked `sk-ant-api03-…WXYZ` is left alone, so
-# masking twice (a row read back is checked again) changes nothing.
-_SECRET = re.compile(
-    r"\bsk-ant-[A-Za-z0-9_\-]+(?![A-Za-z0-9_\-…])|\bsk-[A-Za-z0-9_\-]{16,}(?![A-Za-z0-9_\-…])"
-)
-_BEARER = re.compile(r"(?i)\b(bearer\s+)([^\s\"',;…]{8,})(?=[\s\"',;]|$)")
-
-
-def redact(text: str) -> str:
-    """`text` with anything shaped like an Anthropic key, token or bearer credential masked."""
-    text = _SECRET.sub(lambda m: mask_secret(m.group(0)), text)
-    # Whole bearer tokens only, so an already masked key is left as it is.
-    return _BEARER.sub(lambda m: m.group(1) + mask_secret(m.group(2)), text)
 
 
 def _one_line(message: str) -> str:

@@ -78,8 +78,8 @@ def show_error(error: BaseException) -> None:
 
     Anything shaped like a key or token in the text is masked first.
     """
-    from clawdbot_nb.api.ledger import redact
     from clawdbot_nb.errors import ClawdbotError
+    from clawdbot_nb.state.redaction import redact
 
     if isinstance(error, ClawdbotError):
         text = str(error)

@@ -17,8 +17,6 @@ from clawdbot_nb.errors import UsageError
 
 _DOLLAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _BRACES = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?:\[(-?\d+)\])?\}")
-#: A full Anthropic key or token as typed: the known shapes with a real-looking body.
-_SECRET_LITERAL = re.compile(r"sk-ant-[a-z]{3}\d{2}-[A-Za-z0-9_\-]{16,}")
 
 
 def expand_dollars(text: str, namespace: Mapping[str, Any], env: Mapping[str, str] | None = None) -> str:
@@ -65,4 +63,6 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
 
 def secret_literals(source: str) -> list[str]:
     """Secret-shaped literals in a cell's source (what the saved notebook would keep)."""
-    return _SECRET_LITERAL.findall(source)
+    from clawdbot_nb.state.redaction import full_secrets
+
+    return full_secrets(source)

@@ -111,7 +111,7 @@ def _take_secret(field: ipywidgets.Password) -> str:
 
 
 def _redact(text: str) -> str:
-    from clawdbot_nb.api.ledger import redact
+    from clawdbot_nb.state.redaction import redact
 
     return redact(" ".join(text.split()))
 

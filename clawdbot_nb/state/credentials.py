@@ -1,8 +1,8 @@
 """The three credential types of an auth profile (`api_key`, `token`, `oauth`): parsing from
 the store, normalising pasted input, the setup-token rules, and masking.
 
-Every credential's `str` and `repr` are masked: at most the known prefix and the last 4
-characters of a secret are ever shown.
+Every credential's `str` and `repr` are masked (`state.redaction`): at most the known prefix and
+the last 4 characters of a secret are ever shown.
 """
 
 from __future__ import annotations
@@ -13,35 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from clawdbot_nb.errors import CredentialError
+from clawdbot_nb.state.redaction import (  # noqa: F401  (re-exported: the credential vocabulary)
+    API_KEY_MARKER,
+    API_KEY_PREFIX,
+    KNOWN_PREFIXES,
+    OAUTH_TOKEN_MARKER,
+    SETUP_TOKEN_PREFIX,
+    looks_like_oauth_token,
+    mask_secret,
+)
 
-API_KEY_PREFIX = "sk-ant-api03-"
-SETUP_TOKEN_PREFIX = "sk-ant-oat01-"
 SETUP_TOKEN_MIN_LENGTH = 80
-#: Prefixes that may be shown: they say what a secret is without revealing any of it.
-KNOWN_PREFIXES = (API_KEY_PREFIX, SETUP_TOKEN_PREFIX)
-#: pi-ai's `isOAuthToken`: the wire path is chosen by this substring of the secret.
-OAUTH_TOKEN_MARKER = "sk-ant-oat"
-API_KEY_MARKER = "sk-ant-api"
-
 CREDENTIAL_TYPES = ("api_key", "token", "oauth")
-
-#: Masks reveal the last 4 characters only when at least this many stay hidden.
-_MIN_HIDDEN = 8
-
-
-def mask_secret(secret: object) -> str:
-    """`sk-ant-api03-…WXYZ`: at most a known prefix and the last 4 characters.
-
-    Short or unknown-shaped secrets reveal less: the last 4 only when 8 or more characters
-    stay hidden, otherwise nothing.
-    """
-    if not isinstance(secret, str) or not secret:
-        return "(none)"
-    prefix = next((p for p in KNOWN_PREFIXES if secret.startswith(p)), "")
-    rest = secret[len(prefix) :]
-    if len(rest) >= _MIN_HIDDEN + 4:
-        return f"{prefix}…{rest[-4:]}"
-    return f"{prefix}…" if prefix else "…"
 
 
 _EXPORT = re.compile(r"^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*")
@@ -59,10 +42,6 @@ def normalize_pasted_secret(raw: object) -> str:
         text = text[1:-1].strip()
     # A token wrapped by a terminal arrives with line breaks or spaces inside it.
     return "".join(text.split())
-
-
-def looks_like_oauth_token(secret: str) -> bool:
-    return OAUTH_TOKEN_MARKER in secret
 
 
 def validate_setup_token(raw: object) -> str:

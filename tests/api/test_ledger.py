@@ -30,12 +30,12 @@ from clawdbot_nb.api.ledger import (
     build_row,
     current_session,
     ledger_path,
-    redact,
     rows_to_csv,
     rows_to_json,
 )
 from clawdbot_nb.api.pricing import UnpricedModelWarning, compute_cost
 from clawdbot_nb.errors import ClawdbotError, UsageError
+from clawdbot_nb.state.redaction import redact
 
 T0 = 1_790_000_000_000  # 2026-09-21T14:13:20Z in epoch ms
 SECRET = "sk-ant-api03-" + "q" * 86 + "WXYZ"
