@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from clawdbot_nb.errors import ClawdbotError
+from clawdbot_nb.errors import ClawdbotError, on_surface
 
 PROG = "clawdbot-nb"
 
@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(handler(args) or 0)
+        with on_surface("cli"):
+            return int(handler(args) or 0)
     except ClawdbotError as error:
         if args.debug:
             raise

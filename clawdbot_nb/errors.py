@@ -7,6 +7,47 @@ the notebook shows them as one line (the traceback only with `--debug`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+#: Where the user is talking to us: "python" (the API), "cli" (`clawdbot-nb`) or "magic"
+#: (`%clawdbot`). Fixes name commands in the words of that surface.
+SURFACES = ("python", "cli", "magic")
+_surface: ContextVar[str] = ContextVar("clawdbot_nb_surface", default="python")
+_COMMAND_PREFIX = {"python": "clawdbot-nb", "cli": "clawdbot-nb", "magic": "%clawdbot"}
+
+
+def current_surface() -> str:
+    return _surface.get()
+
+
+@contextmanager
+def on_surface(name: str) -> Iterator[None]:
+    """Errors raised inside speak the words of `name` (the CLI and the magic wrap their handlers)."""
+    if name not in SURFACES:
+        raise ValueError(f"unknown surface {name!r}")
+    token = _surface.set(name)
+    try:
+        yield
+    finally:
+        _surface.reset(token)
+
+
+def command(args: str) -> str:
+    """`models status` as the user would type it here: `clawdbot-nb models status` in a terminal
+    (and from Python, where the fix is a terminal command), `%clawdbot models status` in a notebook."""
+    return f"{_COMMAND_PREFIX[_surface.get()]} {args}"
+
+
+def fix_for(*, python: str, cli: str | None = None, magic: str | None = None) -> str:
+    """The fix in the words of the current surface; CLI wording serves the magic unless given."""
+    surface = _surface.get()
+    if surface == "magic":
+        return magic or cli or python
+    if surface == "cli":
+        return cli or python
+    return python
 
 
 class ClawdbotError(Exception):

@@ -83,3 +83,17 @@ def test_imports_point_one_way(layer: str) -> None:
                 if name.startswith(FORBIDDEN[layer]):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
     assert offenders == []
+
+
+def test_fixes_speak_the_words_of_the_surface_in_use():
+    from clawdbot_nb.errors import command, current_surface, fix_for, on_surface
+
+    assert current_surface() == "python"
+    assert command("models status") == "clawdbot-nb models status"
+    with on_surface("magic"):
+        assert command("models status") == "%clawdbot models status"
+        assert fix_for(python="ws.ask('Hello')", cli="clawdbot-nb ask 'Hello'") == "clawdbot-nb ask 'Hello'"
+        assert fix_for(python="p", cli="c", magic="m") == "m"
+    with on_surface("cli"):
+        assert fix_for(python="ws.ask('Hello')", cli="clawdbot-nb ask 'Hello'") == "clawdbot-nb ask 'Hello'"
+    assert fix_for(python="ws.ask('Hello')", cli="c") == "ws.ask('Hello')"

@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from clawdbot_nb import catalog, tokenizer
+from clawdbot_nb.api.cache_rules import DEFAULT_TTL, LOOKBACK_BLOCKS, MAX_BREAKPOINTS, TTLS
 from clawdbot_nb.errors import UsageError
 from clawdbot_nb.state.config import CacheTtlSetting
 
-MAX_BREAKPOINTS = 4
-LOOKBACK_BLOCKS = 20
-TTLS = ("5m", "1h")
-DEFAULT_TTL = "5m"
 #: Blocks the API lets carry `cache_control` in a user turn (thinking blocks never can).
 _MARKABLE = {"text", "image", "document", "tool_result", "tool_use", "search_result"}
 

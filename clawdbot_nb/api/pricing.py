@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from clawdbot_nb import catalog
+from clawdbot_nb.api.cache_rules import TTL_SECONDS, entry_alive
 from clawdbot_nb.errors import ClawdbotError, UsageError
 
 PRICES_AS_OF = catalog.PRICES_AS_OF
 
 #: Seconds an entry lives after its last write or hit, per TTL.
-TTL_SECONDS: dict[str, float] = {"5m": 300.0, "1h": 3600.0}
 
 _PER_TOKEN = 1e-6  # prices are USD per million tokens
 _NAN = float("nan")
@@ -562,14 +562,13 @@ def replay_hits(gaps_s: Sequence[float], ttl: str) -> tuple[bool, ...]:
     refreshes it); a call arriving later than that writes it again.
     """
     _check_ttl(ttl)
-    lifetime = TTL_SECONDS[ttl]
     hits = [False]
     for gap in gaps_s:
         if gap < 0:
             raise UsageError(f"A gap between calls is negative ({gap} s).", fix="pass calls in time order")
         # Every call either hits (refreshing the entry) or writes it anew, so the entry's age at
         # the next call is exactly the gap since this one.
-        hits.append(gap <= lifetime)
+        hits.append(entry_alive(gap, ttl))
     return tuple(hits)
 
 

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from clawdbot_nb.api.cache_rules import TTL_SECONDS
 from clawdbot_nb.api.planner import CachePlan
-from clawdbot_nb.api.pricing import TTL_SECONDS, Cost, UsageCounts, compute_cost, usage_counts
+from clawdbot_nb.api.pricing import Cost, UsageCounts, compute_cost, usage_counts
 
 
 @dataclass(frozen=True)

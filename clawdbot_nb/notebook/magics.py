@@ -253,10 +253,13 @@ class ClawdbotMagics(Magics):
         """Claude with Clawdbot auth profiles and prompt caching; `%clawdbot --help` for everything."""
         self._traceback_this_call = False  # `%clawdbot --debug …` asks for it once
         self._warn_about_literals(line + "\n" + (cell or ""))
+        from clawdbot_nb.errors import on_surface
+
         try:
-            if cell is None:
-                return self._run_line(line)
-            return self._run_cell(line, cell)
+            with on_surface("magic"):
+                if cell is None:
+                    return self._run_line(line)
+                return self._run_cell(line, cell)
         except SystemExit:  # argparse already printed the help or the usage error
             return None
         except KeyboardInterrupt:

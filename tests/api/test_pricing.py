@@ -402,8 +402,9 @@ def test_break_even_rejects_a_bad_ttl_and_an_unknown_model() -> None:
 
 
 def test_replay_hits_expire_after_the_ttl_since_the_last_hit() -> None:
-    gaps = [60, 300, 301, 3_600, 3_601]
-    # Calls at 0, 60, 360, 661, 4261, 7862 s: each hit refreshes the entry.
+    gaps = [60, 299, 301, 3_599, 3_600]
+    # Calls at 0, 60, 359, 660, 4259, 7859 s: each hit refreshes the entry; at exactly the TTL
+    # the entry is gone (the documented `now < last_used + ttl`).
     assert replay_hits(gaps, "5m") == (False, True, True, False, False, False)
     assert replay_hits(gaps, "1h") == (False, True, True, True, True, False)
     assert replay_hits([], "1h") == (False,)
