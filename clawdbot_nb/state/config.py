@@ -13,9 +13,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from clawdbot_nb.errors import ParseError
+from clawdbot_nb.errors import ClawdbotError, ParseError
 from clawdbot_nb.state.cooldown import CooldownPolicy
-from clawdbot_nb.state.jsonfile import ensure_private_dir, file_version, read_json_object, write_json_atomic
+from clawdbot_nb.state.jsonfile import (
+    ParsedFileCache,
+    check_structure,
+    ensure_private_dir,
+    load_json_object,
+    write_json_atomic,
+    write_target,
+)
 from clawdbot_nb.state.lock import FileLock
 from clawdbot_nb.state.paths import DEFAULT_AGENT_ID
 
@@ -27,8 +34,8 @@ CACHE_RETENTION_TTL = {"none": "none", "short": "5m", "long": "1h"}
 
 T = TypeVar("T")
 
-#: Parsed configs by path, with the (mtime, size, inode) they were parsed at.
-_loaded: dict[Path, tuple[tuple[int, int, int], ClawdbotConfig]] = {}
+#: Parsed configs by path, re-parsed only when the file changed.
+_loaded: ParsedFileCache[ClawdbotConfig] = ParsedFileCache()
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,14 @@ class CacheTtlSetting:
     source: str  # e.g. 'agents.defaults.models["anthropic/claude-opus-4-5"].params.cacheControlTtl'
 
 
+def _validate_document(path: Path) -> Callable[[dict[str, Any]], None]:
+    def validate(data: dict[str, Any]) -> None:
+        # JSON5 allows Infinity and NaN; they are refused where a number is read, not here.
+        check_structure(data, path=path, what="config", finite_numbers=False)
+
+    return validate
+
+
 def _model_key(model: str) -> str:
     return model if "/" in model else f"anthropic/{model}"
 
@@ -69,14 +84,14 @@ class ClawdbotConfig:
     @classmethod
     def load(cls, path: Path) -> ClawdbotConfig:
         """The config at `path`; re-parsed only when the file changed (a config is read-only)."""
-        key = file_version(path)
         cached = _loaded.get(path)
-        if key is not None and cached is not None and cached[0] == key:
-            return cached[1]
-        data = read_json_object(path, what="config")
-        config = cls(data or {}, path, exists=data is not None)
-        if key is not None:
-            _loaded[path] = (key, config)
+        if cached is not None:
+            return cached
+        document = load_json_object(path, what="config", validate=_validate_document(path))
+        if document is None:
+            return cls({}, path, exists=False)
+        config = cls(document.data, path)
+        _loaded.put(path, document.raw, config)
         return config
 
     # -- typed access -------------------------------------------------------------------------
@@ -271,15 +286,23 @@ def update_config(path: Path, mutate: Callable[[dict[str, Any]], T]) -> T:
     """Read-modify-write the config under its lock, keeping 5 rotating `.bak` copies.
 
     `mutate` changes the document in place. Nothing is written when it leaves the document
-    unchanged, and a config that cannot be parsed is never written over.
+    unchanged or raises, and a config that cannot be parsed is never written over. A
+    symlinked config is written through to its target.
     """
-    ensure_private_dir(path.parent)
-    with FileLock(path):
-        data = read_json_object(path, what="config") or {}
+    target = write_target(path, what="config")
+    ensure_private_dir(target.parent)
+    with FileLock(target):
+        document = load_json_object(target, what="config", validate=_validate_document(path))
+        data = document.data if document is not None else {}
         before = copy.deepcopy(data)
-        result = mutate(data)
-        if data != before or not path.exists():
-            write_json_atomic(path, data, backups=CONFIG_BACKUP_COUNT)
+        try:
+            result = mutate(data)
+        except ClawdbotError as error:
+            if error.path is None:  # say which file the complaint is about
+                error.path = str(path)
+            raise
+        if data != before or document is None:
+            write_json_atomic(target, data, backups=CONFIG_BACKUP_COUNT)
     return result
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,12 +19,18 @@ from clawdbot_nb.errors import ParseError
 from clawdbot_nb.state.cooldown import UsageStats
 from clawdbot_nb.state.credentials import Credential, OAuthCredential, ParsedProfile, parse_credential
 from clawdbot_nb.state.jsonfile import (
-    FILE_MODE,
+    ParsedFileCache,
+    RawFile,
+    UnreadableFileError,
+    check_structure,
     dumps,
     ensure_private_dir,
-    file_version,
     keep_aside,
+    load_json_object,
     read_json_object,
+    temp_path_for,
+    write_new_file,
+    write_target,
     write_text_atomic,
 )
 from clawdbot_nb.state.lock import STORE_LOCK, FileLock, LockOptions
@@ -34,8 +39,8 @@ from clawdbot_nb.state.paths import AUTH_PROFILE_FILENAME, LEGACY_AUTH_FILENAME
 AUTH_STORE_VERSION = 1
 T = TypeVar("T")
 
-#: Read-only stores by path, with the (mtime, size, inode) they were read at.
-_snapshots: dict[Path, tuple[tuple[int, int, int], AuthStore]] = {}
+#: Read-only stores by path, re-read only when the file changed.
+_snapshots: ParsedFileCache[AuthStore] = ParsedFileCache()
 
 
 class AuthStore:
@@ -279,18 +284,30 @@ class AuthStoreFile:
         self.legacy_oauth_file = legacy_oauth_file
         self.lock_options = lock_options
 
-    def _read(self) -> AuthStore | None:
+    def _validate(self, data: dict[str, Any]) -> None:
+        _check_shape(data, self.path)
+        check_structure(data, path=self.path, what="auth store", finite_numbers=True)
+
+    def _read_document(self) -> tuple[AuthStore, RawFile] | None:
+        """The store as on disk now, re-read while a gateway is half-way through rewriting it.
+
+        A store that stays unparsable is copied aside (once per content) and refused.
+        """
         try:
-            data = read_json_object(self.path, what="auth profile store")
-            if data is not None:
-                _check_shape(data, self.path)
-        except ParseError as error:
-            if self.path.is_file():
-                kept = keep_aside(self.path)
+            document = load_json_object(self.path, what="auth profile store", validate=self._validate)
+        except UnreadableFileError as error:
+            if error.settled:
+                kept = keep_aside(write_target(self.path), error.content)
                 if kept is not None:
                     error.fix = f"{error.fix} (a copy of the unreadable file is kept at {kept})"
             raise
-        return AuthStore(_coerce(data), path=self.path) if data is not None else None
+        if document is None:
+            return None
+        return AuthStore(_coerce(document.data), path=self.path), document.raw
+
+    def _read(self) -> AuthStore | None:
+        found = self._read_document()
+        return found[0] if found else None
 
     def _fresh(self) -> AuthStore:
         """A store for an agent that has none yet, seeded from legacy files when present."""
@@ -310,33 +327,34 @@ class AuthStoreFile:
 
         For the request path, which reads the store on every call.
         """
-        key = file_version(self.path)
         cached = _snapshots.get(self.path)
-        if key is not None and cached is not None and cached[0] == key:
-            return cached[1]
-        store = self.load()
+        if cached is not None:
+            return cached
+        found = self._read_document()
+        if found is None:
+            store = self._fresh()
+            store.read_only = True
+            return store
+        store, raw = found
         store.read_only = True
-        if key is not None:
-            _snapshots[self.path] = (key, store)
+        _snapshots.put(self.path, raw, store)
         return store
 
     def _ensure_exists(self) -> None:
         """Create the file (seeded from legacy files) so its real path can be locked.
 
         Created by linking a finished temp file into place, so of two processes doing this
-        at once one wins and nobody sees a half-written store.
+        at once one wins and nobody sees a half-written store. A symlinked store is created
+        at the link's target.
         """
-        if self.path.exists():
+        target = write_target(self.path, what="auth profile store")
+        if target.exists():
             return
-        ensure_private_dir(self.agent_dir)
-        temp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dumps(self._fresh().data))
-            handle.flush()
-            os.fsync(handle.fileno())
+        ensure_private_dir(target.parent)
+        temp = temp_path_for(target)
+        write_new_file(temp, dumps(self._fresh().data).encode("utf-8"))
         try:
-            os.link(temp, self.path)
+            os.link(temp, target)
         except FileExistsError:
             pass
         finally:
@@ -364,7 +382,8 @@ class AuthStoreFile:
             before = copy.deepcopy(store.data)
             yield store
             if recreated or store.data != before:
-                write_text_atomic(self.path, dumps(store.data))
+                text = dumps(store.data, finite_numbers=True)
+                write_text_atomic(self.path, text, what="auth profile store")
 
     def update(self, mutate: Callable[[AuthStore], T]) -> T:
         """Run `mutate(store)` inside a transaction and return its result."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from clawdbot_nb.errors import ParseError
+from clawdbot_nb.state import jsonfile
 from clawdbot_nb.state.jsonfile import (
     ensure_private_dir,
     read_json_object,
@@ -126,10 +127,10 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     path.chmod(0)
     if os.geteuid() == 0:  # root reads anything: make the read fail the way it does for a user
 
-        def denied(self: Path) -> bytes:
-            raise PermissionError(13, "Permission denied", str(self))
+        def denied(path: Path) -> int:
+            raise PermissionError(13, "Permission denied", str(path))
 
-        monkeypatch.setattr(Path, "read_bytes", denied)
+        monkeypatch.setattr(jsonfile, "_open_for_reading", denied)
     with pytest.raises(ParseError, match="permission denied"):
         read_json_object(path, what="config")
 
@@ -152,11 +153,11 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_parseable(tmp_path: Path)
         jf.write_json_atomic(Path({str(target)!r}), {{"version": 1, "profiles": {{"x" * 1000: 1}}}})
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "writing"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "writing"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     assert read_json_object(target, what="store") == {"version": 1, "profiles": {"keep": {"type": "api_key"}}}
     leftovers = list(tmp_path.glob("*.tmp"))
     assert leftovers, "the killed writer's temp file stays behind, the target is untouched"

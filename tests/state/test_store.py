@@ -228,15 +228,15 @@ def test_the_gateways_lock_is_honoured(agent: AgentState) -> None:
         print("done", flush=True)
         """
     )
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        with pytest.raises(subprocess.TimeoutExpired):
-            child.wait(timeout=0.5)
-        assert agent.store_file.load().last_good("anthropic") is None
-        lock.rmdir()
-        assert child.wait(timeout=20) == 0
-    finally:
-        child.kill()
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as child:
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                child.wait(timeout=0.5)
+            assert agent.store_file.load().last_good("anthropic") is None
+            lock.rmdir()
+            assert child.wait(timeout=20) == 0
+        finally:
+            child.kill()
     assert agent.store_file.load().last_good("anthropic") == "from-child"
 
 
