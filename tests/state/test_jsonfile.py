@@ -162,3 +162,75 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_parseable(tmp_path: Path)
     leftovers = list(tmp_path.glob("*.tmp"))
     assert leftovers, "the killed writer's temp file stays behind, the target is untouched"
     time.sleep(0)  # nothing else to wait for; the target was never replaced
+
+
+def test_a_fifo_at_a_state_path_is_refused_without_hanging(tmp_path: Path) -> None:
+    path = tmp_path / "auth-profiles.json"
+    os.mkfifo(path)
+    with pytest.raises(ParseError, match="is a FIFO"):
+        read_json_object(path, what="auth profile store")
+    with pytest.raises(ParseError, match="is a FIFO"):
+        write_json_atomic(path, {"version": 1})
+    assert stat.S_ISFIFO(os.lstat(path).st_mode)  # left as it was
+
+
+def test_a_file_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonfile, "MAX_FILE_BYTES", 1000)
+    path = tmp_path / "clawdbot.json"
+    path.write_text(json.dumps({"pad": "x" * 2000}))
+    with pytest.raises(ParseError, match="too large"):
+        read_json_object(path, what="config")
+
+
+def test_a_symlinked_file_is_written_through_to_its_target(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "clawdbot.json"
+    write_json_atomic(real, {"n": 0})
+    link = tmp_path / "clawdbot.json"
+    link.symlink_to(real)
+    write_json_atomic(link, {"n": 1}, backups=5)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert json.loads(real.read_text()) == {"n": 1}
+    assert json.loads((real.parent / "clawdbot.json.bak").read_text()) == {"n": 0}
+
+
+def test_backups_are_created_0600_never_chmod_ed_later(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "clawdbot.json"
+    write_json_atomic(target, {"n": 0})
+    seen_modes = []
+    real_replace = os.replace
+
+    def replace(source, destination):
+        seen_modes.append((Path(destination).name, mode(Path(source))))
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(os, "chmod", lambda *a, **k: pytest.fail("a mode was fixed after creation"))
+    monkeypatch.setattr(os, "replace", replace)
+    previous = os.umask(0o022)
+    try:
+        write_json_atomic(target, {"n": 1}, backups=5)
+    finally:
+        os.umask(previous)
+    assert ("clawdbot.json.bak", 0o600) in seen_modes and ("clawdbot.json", 0o600) in seen_modes
+
+
+def test_stale_temp_files_of_dead_writers_are_removed_on_the_next_write(tmp_path: Path) -> None:
+    target = tmp_path / "auth-profiles.json"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    hexes = iter(f"{n:032x}" for n in range(10))
+    leftover = tmp_path / f"auth-profiles.json.{dead_pid}.{next(hexes)}.tmp"
+    leftover_backup = tmp_path / f"auth-profiles.json.bak.{dead_pid}.{next(hexes)}.tmp"
+    live = tmp_path / f"auth-profiles.json.{os.getppid()}.{next(hexes)}.tmp"  # a live writer's
+    just_now = tmp_path / f"auth-profiles.json.{dead_pid}.{next(hexes)}.tmp"  # may be another namespace's
+    foreign = tmp_path / "auth-profiles.json.12345.not-ours.tmp"  # not our naming: never touched
+    other = tmp_path / f"clawdbot.json.{dead_pid}.{next(hexes)}.tmp"  # another file's
+    for path in (leftover, leftover_backup, live, just_now, foreign, other):
+        path.write_text("{}")
+    old = time.time() - 10
+    for path in (leftover, leftover_backup, live, foreign, other):
+        os.utime(path, (old, old))
+    write_json_atomic(target, {"version": 1})
+    assert not leftover.exists() and not leftover_backup.exists()
+    assert live.exists() and just_now.exists() and foreign.exists() and other.exists()

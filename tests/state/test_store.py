@@ -299,3 +299,40 @@ def test_store_file_for_a_missing_dir_is_created_lazily(tmp_path: Path) -> None:
     store_file = AuthStoreFile(tmp_path / "nowhere" / "agent")
     assert store_file.load().profiles == {}
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_symlinked_store_is_written_through_and_locked_at_its_target(agent: AgentState, tmp_path) -> None:
+    real = tmp_path / "elsewhere" / "auth-profiles.json"
+    write_json(real, HAND_WRITTEN)
+    agent.agent_dir.mkdir(parents=True, exist_ok=True)
+    store_path(agent).symlink_to(real)
+    lock_dirs = []
+
+    def change(store) -> None:
+        lock_dirs.extend(p.name for p in real.parent.iterdir() if p.name.endswith(".lock"))
+        store.set_last_good("anthropic", "anthropic:default")
+
+    agent.store_file.update(change)
+    assert store_path(agent).is_symlink()
+    assert read_json(real)["lastGood"] == {"anthropic": "anthropic:default"}
+    assert lock_dirs == ["auth-profiles.json.lock"]
+
+
+def test_a_dangling_store_link_gets_its_target_created(agent: AgentState, tmp_path) -> None:
+    real = tmp_path / "not-yet" / "auth-profiles.json"
+    agent.agent_dir.mkdir(parents=True, exist_ok=True)
+    store_path(agent).symlink_to(real)
+    agent.store_file.update(lambda store: store.set_last_good("anthropic", "anthropic:x"))
+    assert store_path(agent).is_symlink() and read_json(real)["lastGood"] == {"anthropic": "anthropic:x"}
+
+
+def test_non_finite_numbers_in_the_store_are_refused_with_the_field(agent: AgentState) -> None:
+    path = store_path(agent)
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        '{"version": 1, "profiles": {}, "usageStats": {"anthropic:default": {"lastUsed": Infinity}}}'
+    )
+    old = os.path.getmtime(path) - 60
+    os.utime(path, (old, old))
+    with pytest.raises(ParseError, match=r'usageStats\["anthropic:default"\]\.lastUsed is inf, not a finite'):
+        agent.store_file.load()
