@@ -28,7 +28,10 @@ def test_a_new_question_on_a_cached_system_prompt_is_no_miss(watched) -> None:
 
 def test_a_growing_conversation_is_no_miss(watched) -> None:
     first, _ = watched.ask("Tell me about caches", system=LONG_SYSTEM)
-    history = [{"role": "user", "content": "Tell me about caches"}, {"role": "assistant", "content": first.text}]
+    history = [
+        {"role": "user", "content": "Tell me about caches"},
+        {"role": "assistant", "content": first.text},
+    ]
     reply, report = watched.ask("And about TTLs?", system=LONG_SYSTEM, history=history)
     assert reply.verdict == "hit+write" and reply.cache_read > first.usage.cache_write_5m_tokens - 10
     assert report.why_miss is None
@@ -119,7 +122,9 @@ def test_a_changed_tool_is_named(watched) -> None:
         schema = {"type": "object", "properties": {"q": {"type": "string"}}}
         return [{"name": "search", "description": description, "input_schema": schema}]
 
-    watched.ask("q", system=LONG_SYSTEM, tools=tools("Search the web for a query and return the top results."))
+    watched.ask(
+        "q", system=LONG_SYSTEM, tools=tools("Search the web for a query and return the top results.")
+    )
     reply, report = watched.ask(
         "q", system=LONG_SYSTEM, tools=tools("Search the web for a query and return the best results.")
     )
@@ -201,7 +206,9 @@ def test_a_parallel_write_still_in_flight_is_named(agent) -> None:
     watched = Watched(workspace, simulator, cache_watch.CacheWatch(clock=simulator.clock.now))
     try:
         params = watched.planned("q", system=LONG_SYSTEM)
-        scope = cache_watch.Scope("claude-sonnet-5-5", "api_key", sim.DEMO_ORGANIZATION_ID, sim.DEMO_WORKSPACE_ID)
+        scope = cache_watch.Scope(
+            "claude-sonnet-5-5", "api_key", sim.DEMO_ORGANIZATION_ID, sim.DEMO_WORKSPACE_ID
+        )
         tickets = [watched.watch.begin(params, scope) for _ in range(2)]
 
         async def both():
