@@ -162,7 +162,8 @@ def compare_text(old: TextPrint, new_text: str, key: bytes) -> TextDifference | 
     size = old.chunk
     first = None
     for index, digest in enumerate(old.chunks):
-        piece = new_text[index * size : (index + 1) * size]
+        # The last old chunk may be short: compare as much of the new text.
+        piece = new_text[index * size : min((index + 1) * size, old.length)]
         if _digest(key, piece.encode("utf-8", "surrogatepass")) != digest:
             first = index
             break

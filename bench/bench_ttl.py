@@ -1,0 +1,224 @@
+"""Which cache TTL costs least: always-5m, always-1h and `ttl="auto"` against an offline oracle.
+
+    python3 dev.py bench ttl            (or: .venv/bin/python bench/bench_ttl.py [--sessions N])
+
+For four trace families modelled on notebook work — quick iteration (gaps ~40 s), mixed (mostly
+1-4 min, one pause in five of 6-40 min), sparse (a call every 10-50 min), bursts (2-10 quick
+calls, then a pause of 6 min to 6 h) — and prefixes of 5k, 20k and 100k tokens, it prices
+`--sessions` random seeded sessions (200 by default) under each policy and prints each policy's
+total cost as a ratio to the oracle's, which knows every future gap and picks 5m or 1h per call
+by dynamic programming (`cache_cost_model.CostModel.oracle`). Goal: auto within 10% of the
+oracle on every family, and at most 2% above the better fixed TTL of that family.
+
+"auto" is the client's own policy (`clawdbot_nb.api.ttl_policy`), fed what the cache watch would
+know: whether the system prompt's entry is alive, and the agent's use history. The agent's
+history carries over from one session of a family to the next (the watch is kept per agent);
+"auto, cold" starts every session with no history at all. A second table drops the planner's
+last-user-turn breakpoint (what issue 14 proposes for one-shot calls); a third replays three
+traces through the real `Workspace` against the simulator on its virtual clock and compares
+the ledger's costs with the model's.
+
+What the model assumes:
+- one agent, one model (`catalog.DEFAULT_MODEL`, catalog prices, no batch, global inference);
+- a session is a run of one-shot calls (no history) sharing one system prompt; the planner
+  marks the system block and the last user turn, both at the call's TTL (as it does today);
+- a question is new, except that one call in ten re-runs the previous question exactly;
+  questions are ~40 words (log-normal), outputs ~250 tokens (log-normal, cut by max_tokens);
+- token counts are the shared tokenizer's (`clawdbot_nb.tokenizer`): framing included, scaled by
+  the model's factor, 4 trailing tokens never cached;
+- the cache follows the documented rules as the simulator implements them: an entry is found
+  while its age (since its last write or hit) is under its TTL, a hit refreshes it for free, an
+  entry keeps the TTL it was written with (a call that reads a 5m entry cannot turn it into 1h),
+  writes follow the A/B/C rule; prefixes are over the model's minimum;
+- a call's writes are visible to the next call (no parallel calls; latency is much shorter than
+  the gaps, so times are measured from one call's arrival to the next);
+- output is the same whatever the TTL (caching never changes it);
+- sessions of one family are one user's days, 12-36 h apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cache_cost_model import (
+    FAMILIES,
+    PREFIX_SIZES,
+    CostModel,
+    Moment,
+    Policy,
+    Session,
+    fixed,
+    run_policy,
+    session_starts,
+    sessions,
+)
+
+from clawdbot_nb.api.ttl_policy import PriceRatios, UseHistory, choose_ttl
+
+POLICIES = ("always-5m", "always-1h", "auto", "auto, cold", "oracle")
+GOAL_ORACLE, GOAL_FIXED = 1.10, 1.02
+
+
+def auto_policy(model: CostModel, history: UseHistory) -> Policy:
+    """`ttl="auto"` as the client runs it, on what the cache watch knows at each call."""
+    ratios = PriceRatios.for_model(model.model)
+
+    def decide(moment: Moment) -> str:
+        key = (moment.session.family, moment.session.prefix_tokens, moment.session.index)
+        turn = moment.user_tokens if model.last_turn_mark else 0
+        if moment.turn_alive:
+            shared, one_shot = 0, 0
+        elif moment.system_alive:
+            shared, one_shot = 0, turn
+        else:
+            shared, one_shot = moment.system_tokens, turn
+        choice = choose_ttl(
+            history.evidence(key, moment.at),
+            shared_tokens=shared,
+            one_shot_tokens=one_shot,
+            ratios=ratios,
+            cached_ttl=moment.system_ttl,
+        )
+        history.record(key, moment.at)
+        return choice.ttl
+
+    return decide
+
+
+def price_family(model: CostModel, items: list[Session]) -> dict[str, float]:
+    totals = dict.fromkeys(POLICIES, 0.0)
+    warm = UseHistory()
+    for session, start in session_starts(items):
+        totals["always-5m"] += run_policy(model, session, fixed("5m"), start)[0]
+        totals["always-1h"] += run_policy(model, session, fixed("1h"), start)[0]
+        totals["auto"] += run_policy(model, session, auto_policy(model, warm), start)[0]
+        totals["auto, cold"] += run_policy(model, session, auto_policy(model, UseHistory()), start)[0]
+        totals["oracle"] += model.oracle(session)[0]
+    return totals
+
+
+def table(model: CostModel, count: int, title: str) -> dict[tuple[str, int], dict[str, float]]:
+    print(f"\n{title}")
+    print(f"model {model.model}, {count} sessions per row; cost as a ratio to the oracle's")
+    header = f"{'family':<8} {'prefix':>7} " + " ".join(f"{p:>10}" for p in POLICIES)
+    print(header + f" {'oracle $/session':>17}  goal")
+    results = {}
+    for family in (*FAMILIES, "any"):
+        for size in PREFIX_SIZES:
+            totals = price_family(model, sessions(family, size, count))
+            oracle = totals["oracle"]
+            ratios = {p: totals[p] / oracle for p in POLICIES}
+            best_fixed = min(ratios["always-5m"], ratios["always-1h"])
+            met = ratios["auto"] <= GOAL_ORACLE and ratios["auto"] <= GOAL_FIXED * best_fixed
+            cells = " ".join(f"{ratios[p]:>10.3f}" for p in POLICIES)
+            verdict = "met" if met else "MISSED"
+            print(f"{family:<8} {size // 1000:>6}k {cells} {oracle / count:>17.4f}  {verdict}")
+            results[(family, size)] = totals
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Replaying traces through the real Workspace
+
+
+def _word(number: int) -> str:
+    """A distinct 5-letter lowercase word: exactly one base token."""
+    letters = []
+    for _ in range(5):
+        number, digit = divmod(number, 26)
+        letters.append(chr(ord("a") + digit))
+    return "".join(letters)
+
+
+_FILLER = ("cache", "entry", "reads", "write", "hours", "pause", "token", "model")
+
+
+def _text(tag: int, words: int) -> str:
+    return " ".join([_word(tag), *(_FILLER[i % len(_FILLER)] for i in range(words - 1))])
+
+
+def replay_through_workspace(
+    model: CostModel, session: Session, ttls: list[str], ledger: Path
+) -> tuple[float, int]:
+    """(the ledger's total cost, calls whose usage equals the model's) for `session` sent with
+    `ttls` through a Workspace on the simulator, the virtual clock moving by each gap; the rows
+    go to their own `ledger` file."""
+    from clawdbot_nb import sim
+    from clawdbot_nb.api.workspace import Workspace
+
+    simulator = sim.Simulator(reply_tokens=5000)
+    system = _text(10_000 + session.index, model.system_words(session.prefix_tokens))
+    _, usages = model.replay(session, ttls)
+    matched = 0
+    with Workspace.simulated(simulator, model=model.model, ledger=ledger) as workspace:
+        question = ""
+        for number, (call, ttl, expected) in enumerate(zip(session.calls, ttls, usages, strict=True)):
+            simulator.clock.advance(call.gap_s)
+            if not call.repeat:
+                question = _text(number, call.user_words)
+            reply = workspace.ask(question, system=system, ttl=ttl, max_tokens=call.output_tokens)
+            matched += reply.usage == expected
+        workspace.flush()
+        ledger = float(workspace.usage()["cost_usd"].sum())
+    return ledger, matched
+
+
+def validate(model: CostModel) -> None:
+    print("\nreplay through Workspace + simulator (virtual clock): ledger cost against the model's")
+    columns = ("calls", "model $", "ledger $", "ratio", "usage =")
+    widths = (5, 10, 10, 9, 8)
+    print(f"{'trace':<22} {'policy':<10} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths)))
+    home = tempfile.mkdtemp(prefix="clawdbot-nb-bench-ttl-")
+    os.environ.update(HOME=home, CLAWDBOT_STATE_DIR=os.path.join(home, "state"))
+    from clawdbot_nb import sim
+    from clawdbot_nb.state import onboarding
+    from clawdbot_nb.state.agent import AgentState
+
+    onboarding.save_api_key(AgentState.resolve(), sim.DEMO_API_KEY)
+    traces = [("mixed", 20_000, 3), ("bursts", 5_000, 5), ("sparse", 100_000, 8)]
+    for family, size, index in traces:
+        session = sessions(family, size, index + 1)[index]
+        policies = {
+            "always-5m": run_policy(model, session, fixed("5m"))[1],
+            "always-1h": run_policy(model, session, fixed("1h"))[1],
+            "auto": run_policy(model, session, auto_policy(model, UseHistory()))[1],
+            "oracle": model.oracle(session)[1],
+        }
+        for name, ttls in policies.items():
+            predicted = model.replay(session, ttls)[0]
+            ledger_file = Path(home) / f"{family}-{name}.sqlite"
+            ledger, matched = replay_through_workspace(model, session, ttls, ledger_file)
+            label = f"{family} {size // 1000}k #{index}"
+            print(
+                f"{label:<22} {name:<10} {len(ttls):>5} {predicted:>10.5f} {ledger:>10.5f} "
+                f"{ledger / predicted:>9.6f} {matched:>4}/{len(ttls):<3}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=200, help="sessions per family and prefix size")
+    parser.add_argument("--no-replay", action="store_true", help="skip the Workspace replay")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    today = CostModel()
+    table(today, args.sessions, "planner as today (system + last user turn marked)")
+    table(
+        CostModel(last_turn_mark=False),
+        args.sessions,
+        "last-user-turn breakpoint dropped for one-shot calls (issue 14)",
+    )
+    if not args.no_replay:
+        validate(today)
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
