@@ -52,7 +52,6 @@ def main() -> None:
             start = time.perf_counter()
             workspace.ask("How does the cache work?", system=system, max_tokens=64)
             ask_times.append(time.perf_counter() - start)
-        workspace.flush()
         raw_median, ask_median = statistics.median(raw_times), statistics.median(ask_times)
         ratios.append(ask_median / raw_median)
         print(

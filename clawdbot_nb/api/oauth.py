@@ -27,6 +27,7 @@ from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.credentials import OAuthCredential
 from clawdbot_nb.state.lock import OAUTH_REFRESH_LOCK, FileLock
 from clawdbot_nb.state.paths import oauth_refresh_lock_dir
+from clawdbot_nb.state.redaction import mask_secret
 from clawdbot_nb.state.troubleshooting import no_credentials_for_profile, oauth_refresh_failed
 
 #: Claude Code's OAuth client id (pi-ai's, which Clawdbot uses).
@@ -65,6 +66,12 @@ class TokenPair:
     access: str
     refresh: str
     expires_ms: int
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenPair(access={mask_secret(self.access)!r}, refresh={mask_secret(self.refresh)!r}, "
+            f"expires_ms={self.expires_ms!r})"
+        )
 
 
 def request_refresh(
@@ -262,20 +269,30 @@ class OAuthRefresher:
 
 
 class ProfileTokenProvider:
-    """An `AccessTokenProvider` over one OAuth profile of the store."""
+    """An `AccessTokenProvider` over one OAuth profile of the store.
+
+    It remembers the access token it last handed to the SDK: when the SDK forces a refresh
+    after a 401, that token is the one the API refused. If the store meanwhile holds another
+    one (another process or kernel refreshed first), that one is used and no refresh token is
+    spent; only when the store still holds the refused token is it refreshed.
+    """
 
     def __init__(self, refresher: OAuthRefresher, profile_id: str) -> None:
         self.refresher = refresher
         self.profile_id = profile_id
+        self._handed_out: str | None = None
 
     def __call__(self, *, force_refresh: bool = False):
         from anthropic.lib.credentials import AccessToken
 
         credential = self.refresher.current(self.profile_id)
         if force_refresh:
-            credential = self.refresher.refresh(self.profile_id, rejected_access=credential.access)
+            rejected = self._handed_out or credential.access
+            if credential.access == rejected or not self.refresher.is_usable(credential):
+                credential = self.refresher.refresh(self.profile_id, rejected_access=rejected)
         elif not self.refresher.is_usable(credential):
             credential = self.refresher.refresh(self.profile_id)
+        self._handed_out = credential.access
         expires_s = credential.expires // 1000 if credential.expires is not None else None
         return AccessToken(credential.access, expires_s)
 

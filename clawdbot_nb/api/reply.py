@@ -56,14 +56,22 @@ class Reply:
     streamed: bool = False
     message: Any = field(default=None, repr=False, compare=False)
     price_overrides: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: Seconds before the first HTTP request went out (validation, profile order, imports,
+    #: client construction), and spent in attempts that failed before the successful one.
+    #: `latency_s` is the successful exchange alone, `ttft_s` its first text.
+    setup_s: float = 0.0
+    attempts_s: float = 0.0
+    #: The cost as the ledger recorded it (computed once per call).
+    precomputed_cost: Cost | None = field(default=None, repr=False, compare=False)
 
-    # Computed on first access, so a call returns before any cost arithmetic.
     @cached_property
     def usage(self) -> UsageCounts:
         return usage_counts(self.raw_usage)
 
     @cached_property
     def cost(self) -> Cost:
+        if self.precomputed_cost is not None:
+            return self.precomputed_cost
         return compute_cost(self.model, self.raw_usage, overrides=self.price_overrides)
 
     # -- the cache verdict ---------------------------------------------------------------------

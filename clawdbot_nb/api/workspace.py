@@ -1,78 +1,58 @@
 """`Workspace`: the one entry point the magics, the widgets and the CLI share.
 
-    ws = Workspace(agent="main")
-    reply = ws.ask("Summarise this", system=long_document, ttl="1h")
-    for chunk in (stream := ws.stream("And now in French")):
-        print(chunk, end="")
-    stream.reply.cost, ws.usage()
+    with Workspace(agent="main") as ws:
+        reply = ws.ask("Summarise this", system=long_document, ttl="1h")
+        for chunk in (stream := ws.stream("And now in French")):
+            print(chunk, end="")
+        stream.reply.cost, ws.usage()
 
-A call picks profiles in the agent's order (cooling-down ones skipped), plans the cache
-breakpoints for that profile's wire path, sends through the official SDK, fails over on
-rate limits, billing, auth errors and timeouts, marks the profile's stats, and records one
-ledger row. It works without IPython.
+A call is validated here, then run by the call engine (`call.py`, the one failover policy)
+through one of its drivers (`drivers.py`); the bookkeeper (`bookkeeping.py`) applies its effects
+— cooldowns, success marks, the ledger row — before the call returns. The workspace owns its
+SDK clients (`clients.ClientPool`) and closes them with `close()` or `with`. It works without
+IPython.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb import catalog
-from clawdbot_nb.api import ledger as ledger_module
-from clawdbot_nb.api.client import (
-    ClientOptions,
-    build_client,
-    fail_fast_variant,
-    uses_oauth_wire,
-    with_identity,
-)
-from clawdbot_nb.api.failover import Failover
+from clawdbot_nb.api import drivers
+from clawdbot_nb.api.bookkeeping import Bookkeeper, BookkeepingWarning
+from clawdbot_nb.api.call import CallEngine, CallRequest
+from clawdbot_nb.api.clients import ClientOptions, ClientPool, uses_oauth_wire, with_identity
+from clawdbot_nb.api.ledger import Ledger, LedgerUnavailable, current_session, ledger_path
 from clawdbot_nb.api.oauth import OAuthRefresher
 from clawdbot_nb.api.planner import CachePlan, check_ttl, plan_cache
-from clawdbot_nb.api.pricing import compute_cost, price_overrides_from_config
-from clawdbot_nb.api.reply import Reply, utcnow
-from clawdbot_nb.api.writer import BackgroundWriter
-from clawdbot_nb.errors import ClawdbotError, UsageError
+from clawdbot_nb.api.pricing import price_overrides_from_config
+from clawdbot_nb.errors import ClawdbotError, UsageError, fix_for
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.config import ClawdbotConfig
-from clawdbot_nb.state.cooldown import prune_expired, record_failure, record_success
+from clawdbot_nb.state.credentials import ApiKeyCredential
 from clawdbot_nb.state.selection import AuthCandidate, auth_candidates, next_change_ms
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from clawdbot_nb.api.ledger import Ledger, LedgerTotals
+    from clawdbot_nb.api.ledger import LedgerTotals
+    from clawdbot_nb.api.reply import Reply
     from clawdbot_nb.api.streaming import AsyncReplyStream, ReplyStream
     from clawdbot_nb.state.status import StatusReport
 
 DEFAULT_MAX_TOKENS = 1024
-#: The SDK refuses non-streaming calls that may run past 10 minutes (3600 s x max_tokens / 128k).
-NON_STREAMING_MAX_TOKENS = 21_333
 #: Recent one-turn plans kept per workspace.
 PLAN_MEMO_SIZE = 64
-
-
-@dataclass
-class Request:
-    """A validated call, before a profile is chosen."""
-
-    model: str
-    messages: list[dict[str, Any]]
-    system: str | list[dict[str, Any]] | None
-    max_tokens: int
-    ttl: str | None
-    cache: bool
-    profile: str | None
-    tools: list[dict[str, Any]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    cell: str | None = None
-    #: The config this call was validated against (one read per call).
-    config: ClawdbotConfig | None = field(default=None, repr=False, compare=False)
+#: The simulator's sandbox profile (see `Workspace.simulated`).
+SANDBOX_PROFILE_ID = "anthropic:sim-demo"
 
 
 def _resolve_model(model: str | None, default: str | None, configured: str | None) -> str:
@@ -109,7 +89,14 @@ def _check_max_tokens(max_tokens: int, model: str) -> int:
 def _user_message(prompt: Any) -> dict[str, Any]:
     if isinstance(prompt, str):
         if not prompt.strip():
-            raise UsageError("The prompt is empty.", fix="write something to send, e.g. ws.ask('Hello')")
+            raise UsageError(
+                "The prompt is empty.",
+                fix=fix_for(
+                    python="write something to send, e.g. ws.ask('Hello')",
+                    cli="write something to send, e.g. clawdbot-nb ask 'Hello'",
+                    magic="write the prompt in the cell under %%clawdbot, or %clawdbot ask 'Hello'",
+                ),
+            )
         return {"role": "user", "content": prompt}
     if isinstance(prompt, list) and prompt:
         return {"role": "user", "content": prompt}
@@ -120,7 +107,7 @@ def _user_message(prompt: Any) -> dict[str, Any]:
 
 
 class Workspace:
-    """Claude for one agent: its profiles, its config, its usage ledger."""
+    """Claude for one agent: its profiles, its config, its usage ledger, its SDK clients."""
 
     def __init__(
         self,
@@ -144,47 +131,60 @@ class Workspace:
         self.ttl = check_ttl(ttl)
         self.max_tokens = max_tokens
         self.cell = cell
+        self.max_retries = max_retries
         self._transport = transport
-        if transport is not None:
-            import httpx2
-
-            http_client = http_client or httpx2.Client(transport=transport)
-            async_http_client = async_http_client or httpx2.AsyncClient(transport=transport)
-        self._options = ClientOptions(
-            base_url=base_url,
-            max_retries=max_retries,
-            timeout=timeout,
-            http_client=http_client,
-            async_http_client=async_http_client,
-        )
         self._refresher = OAuthRefresher(
             self.agent,
             http_client_factory=self._refresh_http_client,
-            url=oauth_token_url or self._refresh_url(base_url),
+            url=oauth_token_url or (base_url.rstrip("/") + "/v1/oauth/token" if base_url else None),
         )
-        self._clients: dict[tuple[str, str, bool, bool], Any] = {}
+        self.clients = ClientPool(
+            ClientOptions(
+                base_url=base_url,
+                max_retries=max_retries,
+                timeout=timeout,
+                transport=transport,
+                http_client=http_client,
+                async_http_client=async_http_client,
+            ),
+            self._refresher,
+        )
+        self._ledger_problem: ClawdbotError | None = None
+        self._ledger = self._open_ledger(ledger)
+        self.bookkeeper = Bookkeeper(self.agent, self._ledger)
         self._overrides: tuple[Any, dict[str, Any]] | None = None
         self._plans: dict[tuple[Any, ...], CachePlan] = {}
-        self._candidate_cache: tuple[Any, Any, str | None, int, list[AuthCandidate]] | None = None
-        self._ledger = self._open_ledger(ledger)
-        self._writer = BackgroundWriter({"call": self._write_calls})
+        self._candidate_cache: tuple[Any, ...] | None = None
         self.simulator: Any = None
+        self._sandbox: weakref.finalize | None = None
 
     # -- construction helpers ------------------------------------------------------------------
 
     @classmethod
-    def simulated(cls, simulator: Any = None, **kwargs: Any) -> Workspace:
-        """A workspace talking to an in-process simulator (a new one unless given)."""
+    def simulated(
+        cls, simulator: Any = None, agent: str | AgentState | None = None, **kwargs: Any
+    ) -> Workspace:
+        """A workspace talking to an in-process simulator (a new `sim.Simulator()` unless given).
+
+        Without `agent`, it runs in a throwaway state dir holding one profile with the
+        simulator's public demo key (`sim.DEMO_API_KEY`): it works on a fresh machine, and no
+        credential of yours is read, sent to the simulator or put into cooldown. The sandbox is
+        removed by `close()` (or at exit). Pass `agent` to use that agent's real profiles instead.
+        """
         from clawdbot_nb import sim
 
         simulator = simulator or sim.Simulator()
-        workspace = cls(transport=simulator.transport(), **kwargs)
+        sandbox = None
+        if agent is None:
+            sandbox = Path(tempfile.mkdtemp(prefix="clawdbot-nb-simulated-"))
+            agent = AgentState.resolve(env={"CLAWDBOT_STATE_DIR": str(sandbox), "HOME": str(sandbox)})
+            key = ApiKeyCredential(provider="anthropic", key=sim.DEMO_API_KEY)
+            agent.store_file.update(lambda store: store.set_credential(SANDBOX_PROFILE_ID, key))
+        workspace = cls(agent, transport=simulator.transport(), **kwargs)
         workspace.simulator = simulator
+        if sandbox is not None:
+            workspace._sandbox = weakref.finalize(workspace, shutil.rmtree, sandbox, ignore_errors=True)
         return workspace
-
-    @staticmethod
-    def _refresh_url(base_url: str | None) -> str | None:
-        return base_url.rstrip("/") + "/v1/oauth/token" if base_url else None
 
     def _refresh_http_client(self) -> Any:
         import httpx2
@@ -196,10 +196,16 @@ class Workspace:
     def _open_ledger(self, ledger: Any) -> Ledger | None:
         if ledger is False or ledger is None:
             return None
-        if isinstance(ledger, ledger_module.Ledger):
+        if isinstance(ledger, Ledger):
             return ledger
-        path = ledger_module.ledger_path(self.agent.state_dir) if ledger is True else Path(ledger)
-        return ledger_module.Ledger(path)
+        path = ledger_path(self.agent.state_dir) if ledger is True else Path(ledger)
+        try:
+            return Ledger(path)
+        except LedgerUnavailable as problem:
+            # A prompt never fails for its bookkeeping: say so once, and answer anyway.
+            self._ledger_problem = problem
+            warnings.warn(str(problem), BookkeepingWarning, stacklevel=3)
+            return None
 
     def __repr__(self) -> str:
         return f"Workspace(agent={self.agent.agent_id!r}, state_dir={str(self.agent.state_dir)!r})"
@@ -220,14 +226,15 @@ class Workspace:
         tools: list[dict[str, Any]] | None = None,
         cell: str | None = None,
         **extra: Any,
-    ) -> Request:
+    ) -> CallRequest:
         """Validate a call's arguments (every `ask`/`stream` goes through here)."""
+        started = time.perf_counter()
         config = self.agent.config()
         model_id = _resolve_model(model, self.model, config.primary_model)
         messages = [*(history or []), _user_message(prompt)]
         if cell is None and self.cell is not None:
             cell = self.cell()
-        return Request(
+        return CallRequest(
             model=model_id,
             messages=messages,
             system=system or None,
@@ -239,9 +246,10 @@ class Workspace:
             extra=extra,
             cell=cell,
             config=config,
+            started=started,
         )
 
-    def plan(self, request: Request, candidate: AuthCandidate) -> CachePlan:
+    def plan(self, request: CallRequest, candidate: AuthCandidate) -> CachePlan:
         """The request body for one profile, with its cache breakpoints.
 
         Planning is a pure function; a one-turn text request seen recently (a re-run cell, a
@@ -279,98 +287,29 @@ class Workspace:
             self._plans[key] = plan
         return plan
 
-    def _client(self, candidate: AuthCandidate, asynchronous: bool, fail_fast: bool = False) -> Any:
-        """The cached client for a candidate; `fail_fast` for the variant failover moves on from."""
-        kind = "oauth-profile" if candidate.credential.type == "oauth" else candidate.credential.secret
-        key = (candidate.label, kind, asynchronous, fail_fast)
-        client = self._clients.get(key)
-        if client is None:
-            if fail_fast:
-                client = fail_fast_variant(self._client(candidate, asynchronous), asynchronous)
-            else:
-                client = build_client(
-                    candidate.credential,
-                    self._options,
-                    profile_id=candidate.profile_id,
-                    refresher=self._refresher,
-                    asynchronous=asynchronous,
-                )
-            self._clients[key] = client
-        return client
-
-    def _candidates(self, request: Request) -> list[AuthCandidate]:
-        """The call's candidates; reused while the store, the config and every expiry are unchanged."""
+    def candidates(self, request: CallRequest) -> list[AuthCandidate]:
+        """The call's profiles, best first (round robin sees this process's latest uses); reused
+        while the store, the config, those uses and every expiry are unchanged."""
         config = request.config or self.agent.config()
         store = self.agent.load_store(config=config)
         now = now_ms()
+        recent = self.bookkeeper.recent
+        key = (store, config, request.profile, recent.version)
         cached = self._candidate_cache
-        if (
-            cached is not None
-            and cached[0] is store
-            and cached[1] is config
-            and cached[2] == request.profile
-            and now < cached[3]
-        ):
-            return cached[4]
+        if cached is not None and cached[0] == key and now < cached[1]:
+            return cached[2]
         candidates = auth_candidates(
-            self.agent, "anthropic", profile_id=request.profile, store=store, config=config, now=now
+            self.agent,
+            "anthropic",
+            profile_id=request.profile,
+            store=store,
+            config=config,
+            now=now,
+            recent_use=recent.snapshot(),
         )
         if all(c.profile_id is not None for c in candidates):  # the environment can change any time
-            self._candidate_cache = (store, config, request.profile, next_change_ms(store, now), candidates)
+            self._candidate_cache = (key, next_change_ms(store, now), candidates)
         return candidates
-
-    # -- bookkeeping -----------------------------------------------------------------------------
-
-    def _mark_failure(self, candidate: AuthCandidate, reason: str) -> None:
-        """Cool the profile down now: the next call, here or in another process, must see it."""
-        policy = self.agent.config().cooldown_policy
-        profile_id = candidate.profile_id
-        assert profile_id is not None
-
-        def apply(store) -> None:
-            stats = record_failure(
-                store.stats(profile_id), reason, now_ms(), provider="anthropic", policy=policy
-            )
-            store.set_stats(profile_id, stats)
-
-        try:
-            self.agent.store_file.update(apply)
-        except ClawdbotError as error:
-            warnings.warn(f"could not record the cooldown of {profile_id}: {error}", stacklevel=3)
-
-    def _record(self, succeeded: str | None, **fields: Any) -> None:
-        """Queue the bookkeeping of one finished call: the success mark of the profile that
-        answered (`succeeded`) and the ledger row. The row is built in the background too."""
-        self._writer.submit("call", (succeeded, now_ms(), fields))
-
-    def _write_calls(self, calls: list[tuple[str | None, int, dict[str, Any]]]) -> None:
-        """One store transaction for the batch's successes, one ledger transaction for its rows."""
-        # Success only moves lastUsed forward and clears counters: the latest mark per profile is
-        # all that needs writing, and the last success names lastGood.
-        latest: dict[str, int] = {}
-        for profile_id, stamp, _ in calls:
-            if profile_id is not None:
-                latest.pop(profile_id, None)
-                latest[profile_id] = stamp
-        if latest:
-
-            def apply(store) -> None:
-                for profile_id, stamp in latest.items():
-                    if store.get(profile_id) is None:
-                        continue  # removed meanwhile
-                    stats = prune_expired(record_success(store.stats(profile_id), stamp), stamp)
-                    store.set_stats(profile_id, stats)
-                    store.set_last_good("anthropic", profile_id)
-
-            self.agent.store_file.update(apply)
-        if self._ledger is not None:
-            rows = []
-            for _, stamp, fields in calls:
-                overrides = fields.pop("price_overrides", None)
-                if fields.get("usage") is not None:
-                    fields["cost"] = compute_cost(fields["model"], fields["usage"], overrides=overrides)
-                rows.append(ledger_module.build_row(agent=self.agent.agent_id, time_ms=stamp, **fields))
-            self._ledger.append_many(rows)
 
     def _price_overrides(self, config: ClawdbotConfig) -> dict[str, Any]:
         cached = self._overrides
@@ -381,136 +320,33 @@ class Workspace:
             )
         return cached[1]
 
-    def _reply(
-        self,
-        request: Request,
-        candidate: AuthCandidate,
-        plan: CachePlan,
-        message: Any,
-        failover: Failover,
-        started: float,
-        ttft: float | None,
-        streamed: bool,
-        request_id: str | None = None,
-    ) -> Reply:
-        """The Reply of a successful call, and its bookkeeping queued. A streamed message carries
-        no request id of its own: the stream's (`request_id`) is passed instead."""
-        latency = time.perf_counter() - started
-        overrides = self._price_overrides(request.config or self.agent.config())
-        text = "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
-        reply = Reply(
-            text=text,
-            model=request.model,
-            agent=self.agent.agent_id,
-            profile=candidate.label,
-            credential_type=candidate.credential.type,
-            raw_usage=message.usage,
-            plan=plan,
-            latency_s=latency,
-            ttft_s=ttft,
-            request_id=request_id or getattr(message, "_request_id", None),
-            stop_reason=message.stop_reason,
-            finished_at=utcnow(),
-            attempts=tuple(failover.attempts),
+    def engine(self, request: CallRequest, *, streamed: bool) -> CallEngine:
+        """The call engine for one validated request (candidates chosen now)."""
+        try:
+            candidates: list[AuthCandidate] | ClawdbotError = self.candidates(request)
+        except ClawdbotError as error:
+            candidates = error
+        return CallEngine(
+            request,
+            candidates,
+            plan=lambda candidate: self.plan(request, candidate),
+            agent_id=self.agent.agent_id,
             streamed=streamed,
-            message=message,
-            price_overrides=overrides,
-        )
-        self._record(
-            candidate.profile_id,
-            model=request.model,
-            usage=message.usage,
-            price_overrides=overrides,
-            profile_id=candidate.label,
-            credential_type=candidate.credential.type,
-            ttl_requested=plan.ttl_requested,
-            ttl_applied=plan.ttl_applied,
-            ttl_note=plan.ttl_note,
-            breakpoints=len(plan.breakpoints),
-            latency_s=latency,
-            ttft_s=ttft,
-            stop_reason=message.stop_reason,
-            request_id=reply.request_id,
-            cell=request.cell,
-            stream=streamed,
-            attempts=len(failover.attempts) + 1,
-            profiles_tried=[*failover.tried, candidate.label],
-        )
-        return reply
-
-    def _record_error(
-        self, request: Request, error: BaseException, failover: Failover | None, streamed: bool
-    ) -> None:
-        self._record(
-            None,
-            model=request.model,
-            error=error if not isinstance(error, ClawdbotError) else str(error),
-            ttl_requested=request.ttl,
-            cell=request.cell,
-            stream=streamed,
-            attempts=max(1, len(failover.attempts)) if failover else 1,
-            profiles_tried=failover.tried if failover else [],
+            price_overrides=self._price_overrides(request.config or self.agent.config()),
+            max_resends=self.max_retries,
         )
 
-    # -- ask -------------------------------------------------------------------------------------
+    # -- the four ways to call -------------------------------------------------------------------
 
     def ask(self, prompt: Any, **options: Any) -> Reply:
         """Send `prompt` and wait for the whole reply. Options: see `request()`."""
-        request = self.request(prompt, **options)
-        failover: Failover | None = None
-        try:
-            failover = Failover(self._candidates(request), self._mark_failure)
-            for candidate in failover:
-                plan = self.plan(request, candidate)
-                started = time.perf_counter()
-                try:
-                    client = self._client(candidate, asynchronous=False, fail_fast=failover.more)
-                    request_id = None
-                    if request.max_tokens > NON_STREAMING_MAX_TOKENS:
-                        with client.messages.stream(**plan.params) as stream:
-                            message, request_id = stream.get_final_message(), stream.request_id
-                    else:
-                        message = client.messages.create(**plan.params)
-                except Exception as error:
-                    failover.failed(candidate, error)
-                    continue
-                return self._reply(
-                    request, candidate, plan, message, failover, started, None, False, request_id
-                )
-            raise failover.exhausted()
-        except Exception as error:
-            self._record_error(request, error, failover, streamed=False)
-            raise
+        engine = self.engine(self.request(prompt, **options), streamed=False)
+        return drivers.run(engine, self.clients, self.bookkeeper)
 
     async def aask(self, prompt: Any, **options: Any) -> Reply:
         """`ask` for `async` code (top-level `await` in a notebook)."""
-        request = self.request(prompt, **options)
-        failover: Failover | None = None
-        try:
-            failover = Failover(self._candidates(request), self._mark_failure)
-            for candidate in failover:
-                plan = self.plan(request, candidate)
-                started = time.perf_counter()
-                try:
-                    client = self._client(candidate, asynchronous=True, fail_fast=failover.more)
-                    request_id = None
-                    if request.max_tokens > NON_STREAMING_MAX_TOKENS:
-                        async with client.messages.stream(**plan.params) as stream:
-                            message, request_id = await stream.get_final_message(), stream.request_id
-                    else:
-                        message = await client.messages.create(**plan.params)
-                except Exception as error:
-                    failover.failed(candidate, error)
-                    continue
-                return self._reply(
-                    request, candidate, plan, message, failover, started, None, False, request_id
-                )
-            raise failover.exhausted()
-        except Exception as error:
-            self._record_error(request, error, failover, streamed=False)
-            raise
-
-    # -- stream ----------------------------------------------------------------------------------
+        engine = self.engine(self.request(prompt, **options), streamed=False)
+        return await drivers.arun(engine, self.clients, self.bookkeeper)
 
     def stream(self, prompt: Any, **options: Any) -> ReplyStream:
         """Iterate over the reply's text as it arrives; `.reply` holds the `Reply` at the end.
@@ -519,24 +355,34 @@ class Workspace:
         """
         from clawdbot_nb.api.streaming import ReplyStream
 
-        return ReplyStream(self, self.request(prompt, **options))
+        request = self.request(prompt, **options)
+
+        def start() -> Iterator[str]:
+            return drivers.run_stream(self.engine(request, streamed=True), self.clients, self.bookkeeper)
+
+        return ReplyStream(start)
 
     def astream(self, prompt: Any, **options: Any) -> AsyncReplyStream:
         """`stream` for `async for`."""
         from clawdbot_nb.api.streaming import AsyncReplyStream
 
-        return AsyncReplyStream(self, self.request(prompt, **options))
+        request = self.request(prompt, **options)
 
-    # -- views -----------------------------------------------------------------------------------
+        def start(on_reply: Callable[[Reply], None]) -> AsyncIterator[str]:
+            engine = self.engine(request, streamed=True)
+            return drivers.arun_stream(engine, self.clients, self.bookkeeper, on_reply)
 
-    def flush(self) -> None:
-        """Wait until the success marks and ledger rows of finished calls are written."""
-        self._writer.flush()
+        return AsyncReplyStream(start)
+
+    # -- lifetime --------------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._writer.close()
+        """Close the SDK clients (and their connections), the ledger, and a simulated sandbox."""
+        self.clients.close()
         if self._ledger is not None:
             self._ledger.close()
+        if self._sandbox is not None:
+            self._sandbox()
 
     def __enter__(self) -> Workspace:
         return self
@@ -544,11 +390,12 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- views -----------------------------------------------------------------------------------
+
     def status(self) -> StatusReport:
         """The `models status` report for this agent."""
         from clawdbot_nb.state.status import models_status
 
-        self.flush()
         return models_status(self.agent)
 
     def profiles(self) -> pd.DataFrame:
@@ -558,10 +405,11 @@ class Workspace:
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
+            if self._ledger_problem is not None:
+                raise self._ledger_problem
             raise UsageError(
                 "This workspace keeps no ledger (ledger=False).", fix="create it with ledger=True"
             )
-        self.flush()
         return self._ledger
 
     def usage(
@@ -570,7 +418,7 @@ class Workspace:
         """One row per call: tokens by kind, hit ratio, cost, savings, latency, profile, cell."""
         return self.ledger.dataframe(
             since=since,
-            session=ledger_module.current_session() if session_only else None,
+            session=current_session() if session_only else None,
             agent=None if all_agents else self.agent.agent_id,
         )
 
@@ -579,12 +427,10 @@ class Workspace:
     ) -> pd.DataFrame:
         """Totals grouped `by` profile_id, model, ttl_applied, cell, … with the pooled hit ratio."""
         return self.ledger.summary(
-            by=by,
-            session=ledger_module.current_session() if session_only else None,
-            agent=self.agent.agent_id,
+            by=by, session=current_session() if session_only else None, agent=self.agent.agent_id
         )
 
     def totals(self, *, session_only: bool = False) -> LedgerTotals:
         return self.ledger.totals(
-            session=ledger_module.current_session() if session_only else None, agent=self.agent.agent_id
+            session=current_session() if session_only else None, agent=self.agent.agent_id
         )

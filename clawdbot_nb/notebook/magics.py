@@ -130,7 +130,12 @@ class ClawdbotMagics(Magics):
         self._workspaces.clear()
 
     def _execution_count(self) -> str | None:
-        count = getattr(self.shell, "execution_count", None)
+        # The number the user sees in `In[n]`: IPython's displayhook knows it whichever way the
+        # running IPython counts (IPython 9 bumps `execution_count` before the cell runs).
+        displayhook = getattr(self.shell, "displayhook", None)
+        count = getattr(displayhook, "prompt_count", None)
+        if count is None:
+            count = getattr(self.shell, "execution_count", None)
         return str(count) if count is not None else None
 
     def can_show_widgets(self) -> bool:

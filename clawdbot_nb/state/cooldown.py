@@ -180,16 +180,36 @@ def record_failure(
 
 
 def record_success(stats: UsageStats, now_ms: int) -> UsageStats:
-    """After a success: `lastUsed` now, counters and cooldowns cleared, `lastFailureAt` kept."""
+    """After a success at `now_ms`: `lastUsed` moved forward, counters and cooldowns cleared,
+    `lastFailureAt` kept.
+
+    A failure recorded at or after `now_ms` (by this process, another kernel or the gateway,
+    applied first because it was written at once) is newer than this success and stands: only
+    `lastUsed` moves. `lastUsed` never moves back.
+    """
+    last_used = max(stats.last_used or 0, now_ms)
+    if stats.last_failure_at is not None and stats.last_failure_at >= now_ms:
+        return replace(stats, last_used=last_used)
     return replace(
         stats,
-        last_used=now_ms,
+        last_used=last_used,
         error_count=0,
         failure_counts=None,
         cooldown_until=None,
         disabled_until=None,
         disabled_reason=None,
     )
+
+
+def success_needs_writing(stats: UsageStats, now_ms: int, *, last_used_slack_ms: int) -> bool:
+    """Whether a success at `now_ms` must be written to the store: it clears something, or the
+    stored `lastUsed` (round robin's key for the gateway and other kernels) is more than
+    `last_used_slack_ms` older than this use. A success that would only nudge `lastUsed` is
+    kept in memory instead (see `api.bookkeeping`)."""
+    after = prune_expired(record_success(stats, now_ms), now_ms)
+    if replace(after, last_used=stats.last_used) != stats:
+        return True
+    return (stats.last_used or 0) < now_ms - last_used_slack_ms
 
 
 def clear_cooldown(stats: UsageStats) -> UsageStats:

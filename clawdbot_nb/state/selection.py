@@ -7,7 +7,8 @@ as in the gateway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.config import ClawdbotConfig
@@ -36,12 +37,23 @@ class AuthCandidate:
         return self.profile_id or self.source
 
 
-def profile_order(store: AuthStore, config: ClawdbotConfig, provider: str, now: int) -> ProfileOrder:
-    """The agent's order for `provider` from its store and config."""
+def profile_order(
+    store: AuthStore,
+    config: ClawdbotConfig,
+    provider: str,
+    now: int,
+    recent_use: Mapping[str, int] | None = None,
+) -> ProfileOrder:
+    """The agent's order for `provider` from its store and config. `recent_use` holds uses this
+    process made that the store does not show yet (profile id → epoch ms), for round robin."""
+    stats = {pid: store.stats(pid) for pid in store.profiles}
+    for pid, used in (recent_use or {}).items():
+        if pid in stats and used > (stats[pid].last_used or 0):
+            stats[pid] = replace(stats[pid], last_used=used)
     return resolve_profile_order(
         provider,
         credentials=store.profiles,
-        stats={pid: store.stats(pid) for pid in store.profiles},
+        stats=stats,
         store_order=store.order(provider),
         config_order=config.auth_order.get(provider),
         config_profiles=config.auth_profiles,
@@ -78,6 +90,7 @@ def auth_candidates(
     store: AuthStore | None = None,
     config: ClawdbotConfig | None = None,
     now: int | None = None,
+    recent_use: Mapping[str, int] | None = None,
 ) -> list[AuthCandidate]:
     """The credentials to try for one request, best first; raises the matching troubleshooting
     error when there are none. An explicitly named profile is the only candidate (a user's
@@ -94,7 +107,7 @@ def auth_candidates(
             raise no_credentials_for_profile(profile_id, agent.agent_id, agent.is_default, reason or "")
         return [AuthCandidate(profile_id, credential, "store")]
 
-    order = profile_order(store, config, provider, now)
+    order = profile_order(store, config, provider, now, recent_use)
     if order.available:
         return [AuthCandidate(pid, store.profiles[pid], "store") for pid in order.available]
     if order.ordered:

@@ -792,7 +792,6 @@ def test_canary_secrets_never_reach_widget_state_messages_or_files_other_than_th
         prompt_form = PromptForm(workspace)
         prompt_form.prompt.value = "Hello"
         prompt_form.send_button.click()
-        workspace.flush()
     finally:
         workspace.close()
     assert "✗" in prompt_form.message.value

@@ -34,7 +34,8 @@ def make_workspace(simulator: sim.Simulator, transport_kind: str):
 
     def make(agent: str | AgentState | None = None, **options) -> Workspace:
         if transport_kind == "inprocess":
-            workspace = Workspace.simulated(simulator, agent=agent, **options)
+            # The test's own state dir (simulated() alone would use a sandbox).
+            workspace = Workspace.simulated(simulator, agent=agent or AgentState.resolve(), **options)
         else:
             if not servers:
                 servers.append(sim.start_server(simulator))

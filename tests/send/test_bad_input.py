@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clawdbot_nb import sim
-from clawdbot_nb.api.failover import ApiError
+from clawdbot_nb.api.failures import ApiError
 from clawdbot_nb.errors import NoCredentialsError, UsageError
 from clawdbot_nb.state.agent import AgentState
 from tests.send.conftest import store_api_key
@@ -51,7 +51,6 @@ def test_unknown_model_is_the_apis_404_in_one_line(workspace, keyed) -> None:
     text = str(info.value)
     assert "\n" not in text and "Unknown model" in text and "claude-sonnet-9-9" in text
     assert "served_model_ids" in info.value.fix
-    workspace.flush()
     row = workspace.usage().iloc[-1]
     assert "Unknown model" in row["error"] and row["cost_usd"] == 0
 
@@ -79,7 +78,6 @@ def test_rows_of_earlier_calls_survive_failures(workspace, keyed) -> None:
     with pytest.raises(ApiError):
         workspace.ask("two", model="claude-nope")
     workspace.ask("three")
-    workspace.flush()
     frame = workspace.usage()
     assert len(frame) == 3
     assert frame["error"].isna().tolist() == [True, False, True]

@@ -110,7 +110,6 @@ def test_oauth_and_setup_tokens_ignore_the_ttl(workspace, agent, simulator) -> N
     system = reply.plan.params["system"]
     assert system[0]["text"] == "You are Claude Code, Anthropic's official CLI for Claude."
     assert simulator.requests.last(path="/v1/messages").credential_kind == "setup_token"
-    workspace.flush()
     row = workspace.usage().iloc[-1]
     assert row["ttl_requested"] == "1h" and row["ttl_applied"] == "5m" and "ignored" in row["ttl_note"]
 

@@ -38,7 +38,6 @@ def test_costs_match_hand_computation_on_sonnet_5_5(workspace) -> None:
     expected_1h = (o.input_tokens * 2 + o.cache_write_1h_tokens * 2 * 2 + o.output_tokens * 10) / 1e6
     assert one_hour.cost.cost_usd == pytest.approx(expected_1h, rel=1e-12)
 
-    workspace.flush()
     frame = workspace.usage()
     assert frame["cost_usd"].tolist() == pytest.approx([expected, expected_hit, expected_1h], rel=1e-9)
     summary = workspace.usage_summary("ttl_applied")
@@ -73,7 +72,6 @@ def test_cell_provider_tags_rows(make_workspace) -> None:
     workspace = make_workspace(cell=lambda: next(counter))
     workspace.ask("a")
     workspace.ask("b")
-    workspace.flush()
     assert workspace.usage()["cell"].tolist() == ["7", "8"]
 
 
@@ -82,7 +80,7 @@ LEDGER_WORKER = textwrap.dedent(
     import sys
     from clawdbot_nb import sim
     from clawdbot_nb.api.workspace import Workspace
-    with Workspace.simulated() as workspace:
+    with Workspace.simulated(agent="main") as workspace:
         for i in range(int(sys.argv[1])):
             workspace.ask(f"call {i} from {sys.argv[2]}")
     """

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from clawdbot_nb import sim
-from clawdbot_nb.api.failover import ApiError
+from clawdbot_nb.api.failures import ApiError
 from clawdbot_nb.errors import ClawdbotError, NoAvailableProfileError
 from tests.send.conftest import LONG_SYSTEM, set_order, store_api_key, store_token
 
@@ -46,7 +46,6 @@ def test_fails_over_and_cools_the_profile_down(workspace, agent, simulator, two_
     stats = agent.store_file.load().stats("anthropic:first")
     assert stats.error_count == 1 and stats.failure_counts == {reason: 1}
     assert before + MIN <= stats.cooldown_until <= now_ms() + MIN
-    workspace.flush()
     store = agent.store_file.load()
     assert store.last_good("anthropic") == "anthropic:second"
     assert store.stats("anthropic:second").last_used >= before
@@ -98,7 +97,6 @@ def test_success_resets_the_counters(workspace, agent, simulator, two_keys) -> N
         )
     )
     assert workspace.ask("hello").profile == "anthropic:first"
-    workspace.flush()
     stats = agent.store_file.load().stats("anthropic:first")
     assert stats.error_count == 0 and stats.failure_counts is None and stats.cooldown_until is None
     assert stats.last_failure_at == 123
@@ -118,7 +116,6 @@ def test_all_profiles_failing_names_each_and_the_fix(workspace, agent, simulator
     with pytest.raises(NoAvailableProfileError) as later:
         workspace.ask("again")
     assert "No available auth profile (all in cooldown/unavailable)" in str(later.value)
-    workspace.flush()
     assert workspace.usage().iloc[-2]["error"].startswith("All 2 profiles failed")
 
 

@@ -200,3 +200,63 @@ def test_refresh_race_between_processes_spends_one_refresh_token(agent, simulato
     assert refresh_calls(simulator) == 1
     assert simulator.requests.count(method="POST", path=TOKEN_PATH, status=200) == 1
     assert simulator.requests.count(path="/v1/messages", status=200) == processes
+
+
+EXPIRY_WORKER = textwrap.dedent(
+    """
+    import sys
+    import anthropic, httpx2
+    from clawdbot_nb.api.workspace import Workspace
+    base_url, name = sys.argv[1:3]
+    with Workspace(base_url=base_url) as workspace:
+        workspace.ask("first from " + name)  # the SDK now caches this process's access token
+        print("ready", flush=True)
+        for line in sys.stdin:  # one line per round: the server has expired the token meanwhile
+            reply = workspace.ask("again from " + name)
+            print("done", reply.profile, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_server_side_expiry_costs_one_refresh_however_many_processes_hold_the_token(
+    agent, simulator, login
+) -> None:
+    """8 processes each hold a cached access token that the server expires, round after round:
+    the first one to get its 401 refreshes; the others find the new token in the store and use it
+    (a forced refresh used to treat the stored token as the refused one and spend another)."""
+    store_oauth(agent, login.access_token, login.refresh_token, now_ms() + 8 * 3600_000)
+    processes, rounds = 8, 3
+    with sim.serve(simulator) as server:
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", EXPIRY_WORKER, server.base_url, str(i)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(processes)
+        ]
+        try:
+            for child in children:
+                assert child.stdout.readline().strip() == "ready"
+            assert refresh_calls(simulator) == 0
+            for number in range(1, rounds + 1):
+                simulator.expire(agent.store_file.load().get("anthropic:me").access)
+                for child in children:
+                    child.stdin.write("go\n")
+                    child.stdin.flush()
+                for child in children:
+                    assert child.stdout.readline().split()[:2] == ["done", "anthropic:me"]
+                assert refresh_calls(simulator) == number
+        finally:
+            errors = []
+            for child in children:
+                child.stdin.close()
+                child.wait(timeout=60)
+                errors.append(child.stderr.read())
+                child.stdout.close()
+                child.stderr.close()
+    assert [child.returncode for child in children] == [0] * processes, errors
+    assert simulator.requests.count(method="POST", path=TOKEN_PATH, status=200) == rounds

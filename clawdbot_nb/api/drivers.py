@@ -1,0 +1,170 @@
+"""The four drivers of the call engine — sync or async, whole reply or streamed — the only code
+that sends requests. Each one loops: apply the step's effects, do what the engine asks (one
+attempt through the SDK), feed back the outcome. The decisions are all in `call.CallEngine`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import Any
+
+from clawdbot_nb.api.bookkeeping import Bookkeeper
+from clawdbot_nb.api.call import Answer, CallEngine, Fail, Outcome, Send, Step, StreamFailure, Timings
+from clawdbot_nb.api.clients import AttemptClock, ClientPool, attempt
+from clawdbot_nb.api.failures import describe_exception
+from clawdbot_nb.api.reply import Reply
+
+#: The SDK refuses non-streaming calls that may run past 10 minutes (3600 s x max_tokens / 128k):
+#: above this, a whole reply is read through a stream.
+NON_STREAMING_MAX_TOKENS = 21_333
+
+
+def _settle(step: Step, bookkeeper: Bookkeeper) -> Send | None:
+    """Apply the step's effects; the next attempt to make, None when the call is done."""
+    bookkeeper.apply(step.effects)
+    if isinstance(step.action, Fail):
+        raise step.action.error
+    return step.action if isinstance(step.action, Send) else None
+
+
+def _timings(engine: CallEngine, clock: AttemptClock, first_text: float | None) -> Timings:
+    return Timings(engine.request.started, tuple(clock.sends), first_text, time.perf_counter())
+
+
+def _text_delta(event: Any) -> str | None:
+    if event.type == "content_block_delta" and getattr(event.delta, "type", None) == "text_delta":
+        return event.delta.text
+    return None
+
+
+# -- one attempt -----------------------------------------------------------------------------------
+
+
+def _whole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock) -> Outcome:
+    if send.delay_s:
+        time.sleep(send.delay_s)
+    clock.fail_fast = send.fail_fast
+    params = send.plan.params
+    try:
+        with attempt(clock):
+            client = pool.get(send.candidate)
+            if params["max_tokens"] > NON_STREAMING_MAX_TOKENS:
+                with client.messages.stream(**params) as stream:
+                    message, request_id = stream.get_final_message(), stream.request_id
+            else:
+                message, request_id = client.messages.create(**params), None
+    except Exception as error:
+        return describe_exception(error)
+    return Answer(message, request_id, _timings(engine, clock, None))
+
+
+async def _awhole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock) -> Outcome:
+    if send.delay_s:
+        await asyncio.sleep(send.delay_s)
+    clock.fail_fast = send.fail_fast
+    params = send.plan.params
+    try:
+        with attempt(clock):
+            client = await pool.aget(send.candidate)
+            if params["max_tokens"] > NON_STREAMING_MAX_TOKENS:
+                async with client.messages.stream(**params) as stream:
+                    message, request_id = await stream.get_final_message(), stream.request_id
+            else:
+                message, request_id = await client.messages.create(**params), None
+    except Exception as error:
+        return describe_exception(error)
+    return Answer(message, request_id, _timings(engine, clock, None))
+
+
+def _streamed(
+    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock
+) -> Generator[str, None, Outcome]:
+    if send.delay_s:
+        time.sleep(send.delay_s)
+    clock.fail_fast = send.fail_fast
+    try:
+        with attempt(clock):
+            manager = pool.get(send.candidate).messages.stream(**send.plan.params)
+            stream = manager.__enter__()
+    except Exception as error:
+        return describe_exception(error)
+    first_text = None
+    try:
+        for event in stream:
+            text = _text_delta(event)
+            if text:
+                first_text = first_text or time.perf_counter()
+                yield text
+        message = stream.get_final_message()
+    except Exception as error:
+        return StreamFailure(describe_exception(error), after_text=first_text is not None)
+    finally:
+        manager.__exit__(None, None, None)
+    return Answer(message, stream.request_id, _timings(engine, clock, first_text))
+
+
+async def _astreamed(
+    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, outcome: list[Outcome]
+) -> AsyncIterator[str]:
+    if send.delay_s:
+        await asyncio.sleep(send.delay_s)
+    clock.fail_fast = send.fail_fast
+    try:
+        with attempt(clock):
+            manager = (await pool.aget(send.candidate)).messages.stream(**send.plan.params)
+            stream = await manager.__aenter__()
+    except Exception as error:
+        outcome.append(describe_exception(error))
+        return
+    first_text = None
+    try:
+        async for event in stream:
+            text = _text_delta(event)
+            if text:
+                first_text = first_text or time.perf_counter()
+                yield text
+        message = await stream.get_final_message()
+    except Exception as error:
+        outcome.append(StreamFailure(describe_exception(error), after_text=first_text is not None))
+        return
+    finally:
+        await manager.__aexit__(None, None, None)
+    outcome.append(Answer(message, stream.request_id, _timings(engine, clock, first_text)))
+
+
+# -- the four drivers ------------------------------------------------------------------------------
+
+
+def run(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper) -> Reply:
+    step, clock = engine.start(), AttemptClock()
+    while (send := _settle(step, bookkeeper)) is not None:
+        step = engine.feed(_whole(send, engine, pool, clock))
+    return step.action.reply  # type: ignore[union-attr]
+
+
+async def arun(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper) -> Reply:
+    step, clock = engine.start(), AttemptClock()
+    while (send := _settle(step, bookkeeper)) is not None:
+        step = engine.feed(await _awhole(send, engine, pool, clock))
+    return step.action.reply  # type: ignore[union-attr]
+
+
+def run_stream(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper) -> Generator[str, None, Reply]:
+    step, clock = engine.start(), AttemptClock()
+    while (send := _settle(step, bookkeeper)) is not None:
+        step = engine.feed((yield from _streamed(send, engine, pool, clock)))
+    return step.action.reply  # type: ignore[union-attr]
+
+
+async def arun_stream(
+    engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, on_reply: Callable[[Reply], None]
+) -> AsyncIterator[str]:
+    step, clock = engine.start(), AttemptClock()
+    while (send := _settle(step, bookkeeper)) is not None:
+        outcome: list[Outcome] = []
+        async for text in _astreamed(send, engine, pool, clock, outcome):
+            yield text
+        step = engine.feed(outcome[0])
+    on_reply(step.action.reply)  # type: ignore[union-attr]
