@@ -29,7 +29,21 @@ _EXPORTS = {
 }
 _SUBMODULES = ("sim", "catalog")
 
-__all__ = ["__version__", *_EXPORTS, *_SUBMODULES, "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "AgentState",
+    "AsyncReplyStream",
+    "ClawdbotError",
+    "Ledger",
+    "Reply",
+    "ReplyStream",
+    "Workspace",
+    "__version__",
+    "catalog",
+    "load_ipython_extension",
+    "models_status",
+    "sim",
+    "unload_ipython_extension",
+]
 
 if TYPE_CHECKING:
     from clawdbot_nb import catalog, sim

@@ -97,3 +97,16 @@ def test_fixes_speak_the_words_of_the_surface_in_use():
     with on_surface("cli"):
         assert fix_for(python="ws.ask('Hello')", cli="clawdbot-nb ask 'Hello'") == "clawdbot-nb ask 'Hello'"
     assert fix_for(python="ws.ask('Hello')", cli="c") == "ws.ask('Hello')"
+
+
+def test_the_public_api_resolves_every_name_lazily():
+    code = (
+        "import sys, clawdbot_nb as cb\n"
+        "assert 'anthropic' not in sys.modules and 'clawdbot_nb.api.workspace' not in sys.modules\n"
+        "for name in cb.__all__:\n"
+        "    assert getattr(cb, name) is not None, name\n"
+        "assert cb.Workspace.__module__ == 'clawdbot_nb.api.workspace' and cb.sim.Simulator\n"
+        "assert set(cb.__all__) == {*cb._EXPORTS, *cb._SUBMODULES, '__version__', "
+        "'load_ipython_extension', 'unload_ipython_extension'}\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -19,7 +19,7 @@ from clawdbot_nb.api.ledger import Ledger, ledger_path
 from clawdbot_nb.api.workspace import Workspace
 from clawdbot_nb.state.agent import AgentState
 from clawdbot_nb.state.cooldown import record_failure
-from tests.send.conftest import LONG_SYSTEM, set_order, store_api_key, store_oauth
+from tests.send.conftest import LONG_SYSTEM, set_order, store_api_key
 
 KEY_A = "sk-ant-api03-" + "A" * 80 + "KEYA"
 KEY_B = "sk-ant-api03-" + "B" * 80 + "KEYB"
