@@ -45,11 +45,10 @@ def _text_delta(event: Any) -> str | None:
 def _whole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock) -> Outcome:
     if send.delay_s:
         time.sleep(send.delay_s)
-    clock.fail_fast = send.fail_fast
     params = send.plan.params
     try:
         with attempt(clock):
-            client = pool.get(send.candidate)
+            client = pool.get(send.candidate, send.fail_fast)
             if params["max_tokens"] > NON_STREAMING_MAX_TOKENS:
                 with client.messages.stream(**params) as stream:
                     message, request_id = stream.get_final_message(), stream.request_id
@@ -63,11 +62,10 @@ def _whole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock
 async def _awhole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock) -> Outcome:
     if send.delay_s:
         await asyncio.sleep(send.delay_s)
-    clock.fail_fast = send.fail_fast
     params = send.plan.params
     try:
         with attempt(clock):
-            client = await pool.aget(send.candidate)
+            client = await pool.aget(send.candidate, send.fail_fast)
             if params["max_tokens"] > NON_STREAMING_MAX_TOKENS:
                 async with client.messages.stream(**params) as stream:
                     message, request_id = await stream.get_final_message(), stream.request_id
@@ -83,10 +81,9 @@ def _streamed(
 ) -> Generator[str, None, Outcome]:
     if send.delay_s:
         time.sleep(send.delay_s)
-    clock.fail_fast = send.fail_fast
     try:
         with attempt(clock):
-            manager = pool.get(send.candidate).messages.stream(**send.plan.params)
+            manager = pool.get(send.candidate, send.fail_fast).messages.stream(**send.plan.params)
             stream = manager.__enter__()
     except Exception as error:
         return describe_exception(error)
@@ -110,10 +107,9 @@ async def _astreamed(
 ) -> AsyncIterator[str]:
     if send.delay_s:
         await asyncio.sleep(send.delay_s)
-    clock.fail_fast = send.fail_fast
     try:
         with attempt(clock):
-            manager = (await pool.aget(send.candidate)).messages.stream(**send.plan.params)
+            manager = (await pool.aget(send.candidate, send.fail_fast)).messages.stream(**send.plan.params)
             stream = await manager.__aenter__()
     except Exception as error:
         outcome.append(describe_exception(error))

@@ -184,12 +184,12 @@ def test_clients_are_keyed_by_profile_and_fingerprint_and_closed(agent, simulato
         workspace = Workspace(agent, base_url=server.base_url)
         workspace.ask("one")
         workspace.ask("two")
-        keys = list(workspace.clients._sync)
-        assert {label for label, _ in keys} == {"anthropic:a", "anthropic:b"}
+        keys = list(workspace.clients._sync.clients)
+        assert {label for label, _, _ in keys} == {"anthropic:a", "anthropic:b"}
         assert not any(KEY_A in repr(key) or KEY_B in repr(key) for key in keys)
-        http = workspace.clients._sync_http
+        http = workspace.clients._sync.http_client
         workspace.close()
-        assert http.is_closed and not workspace.clients._sync
+        assert http.is_closed and workspace.clients._sync is None
 
 
 def test_a_re_onboarded_profile_gets_a_new_client(workspace, agent, simulator, two_keys) -> None:
@@ -199,7 +199,7 @@ def test_a_re_onboarded_profile_gets_a_new_client(workspace, agent, simulator, t
     simulator.add_api_key(replacement)
     store_api_key(agent, replacement, "anthropic:a")
     workspace.ask("two")
-    assert len(workspace.clients._sync) == 2
+    assert len({key[:2] for key in workspace.clients._sync.clients}) == 2
     assert simulator.requests.last(path="/v1/messages").credential_fingerprint == sim.fingerprint(replacement)
 
 

@@ -50,6 +50,7 @@ def _view_sql() -> str:
 
 
 _FIRST_REAL_FIELDS = ("cost_usd", "cost_without_cache_usd", "savings_usd", "latency_s", "ttft_s")
+# Version 1's columns, frozen: a migration is history, it must not follow later row fields.
 _FIRST_LABEL_FIELDS = (
     "agent",
     "profile_id",

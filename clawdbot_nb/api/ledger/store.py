@@ -36,19 +36,8 @@ from clawdbot_nb.errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Columns `summary(by=...)` can group on.
-GROUP_COLUMNS = (
-    "agent",
-    "profile_id",
-    "credential_type",
-    "model",
-    "ttl_requested",
-    "ttl_applied",
-    "cell",
-    "session",
-    "stop_reason",
-    "stream",
-)
+#: Columns `summary(by=...)` can group on: the names (not free text) and the stream flag.
+GROUP_COLUMNS = (*(f for f in LABEL_FIELDS if f not in ("ttl_note", "error", "profiles_tried")), "stream")
 
 
 def integer_sql(name: str) -> str:
@@ -213,34 +202,44 @@ class Ledger:
 
     # ---- writes
 
+    def _values(
+        self, conn: sqlite3.Connection, row: LedgerRow, new_labels: dict[str, int]
+    ) -> tuple[Any, ...]:
+        def label_id(text: str | None) -> int | None:
+            if text is None:
+                return None
+            known = self._label_ids.get(text) or new_labels.get(text)
+            if known is not None:
+                return known
+            conn.execute("INSERT OR IGNORE INTO labels (text) VALUES (?)", (text,))
+            new_labels[text] = conn.execute("SELECT id FROM labels WHERE text = ?", (text,)).fetchone()[0]
+            return new_labels[text]
+
+        out: list[Any] = [int(getattr(row, f)) for f in INT_FIELDS]
+        out.extend(label_id(_label_text(row, f)) for f in LABEL_FIELDS)
+        for f in REAL_FIELDS:
+            value = getattr(row, f)
+            out.append(None if value is None or math.isnan(value) else float(value))
+        out.extend(getattr(row, f) or None for f in TEXT_FIELDS)
+        return tuple(out)
+
     def _write(self, rows: Iterable[LedgerRow]) -> tuple[int, int]:
         """Insert rows in one committed transaction; (rows inserted, last row id)."""
+        rows = list(rows)
         with self._lock:
             conn = self._connection()
+            if len(rows) == 1 and all(
+                text is None or text in self._label_ids
+                for text in (_label_text(rows[0], f) for f in LABEL_FIELDS)
+            ):
+                # The common case (a notebook's calls repeat their labels): one INSERT, which
+                # SQLite commits atomically on its own.
+                cursor = conn.execute(_INSERT, self._values(conn, rows[0], {}))
+                return 1, int(cursor.lastrowid or 0)
             new_labels: dict[str, int] = {}
-
-            def label_id(text: str | None) -> int | None:
-                if text is None:
-                    return None
-                known = self._label_ids.get(text) or new_labels.get(text)
-                if known is not None:
-                    return known
-                conn.execute("INSERT OR IGNORE INTO labels (text) VALUES (?)", (text,))
-                new_labels[text] = conn.execute("SELECT id FROM labels WHERE text = ?", (text,)).fetchone()[0]
-                return new_labels[text]
-
-            def values(row: LedgerRow) -> tuple[Any, ...]:
-                out: list[Any] = [int(getattr(row, f)) for f in INT_FIELDS]
-                out.extend(label_id(_label_text(row, f)) for f in LABEL_FIELDS)
-                for f in REAL_FIELDS:
-                    value = getattr(row, f)
-                    out.append(None if value is None or math.isnan(value) else float(value))
-                out.extend(getattr(row, f) or None for f in TEXT_FIELDS)
-                return tuple(out)
-
             conn.execute("BEGIN IMMEDIATE")
             try:
-                records = [values(row) for row in rows]
+                records = [self._values(conn, row, new_labels) for row in rows]
                 cursor = conn.executemany(_INSERT, records)
                 last_id = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 conn.execute("COMMIT")
