@@ -165,7 +165,6 @@ def replay_through_workspace(
                 question = _text(number, call.user_words)
             reply = workspace.ask(question, system=system, ttl=ttl, max_tokens=call.output_tokens)
             matched += reply.usage == expected
-        workspace.flush()
         ledger = float(workspace.usage()["cost_usd"].sum())
     return ledger, matched
 
