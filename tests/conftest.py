@@ -13,8 +13,11 @@ _LEAKY_PREFIXES = ("ANTHROPIC_", "CLAWDBOT_", "MOLTBOT_", "OPENCLAW_", "CLAUDE_"
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from clawdbot_nb.state.environment import PROVIDER_ENV_VARS
+
+    provider_variables = {name for names in PROVIDER_ENV_VARS.values() for name in names}
     for name in list(os.environ):
-        if name.startswith(_LEAKY_PREFIXES):
+        if name.startswith(_LEAKY_PREFIXES) or name in provider_variables:
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     home.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -107,12 +108,48 @@ def _register_onboard(subparsers: argparse._SubParsersAction) -> None:
 # -- models status --------------------------------------------------------------------------------
 
 
+def _positive_number(value: str | None, flag: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not math.isfinite(number) or number <= 0:
+        raise UsageError(f"{flag} must be a positive number, got {value!r}.", fix=f"e.g. {flag} {default}")
+    return max(1, round(number))
+
+
 def _run_status(args: argparse.Namespace) -> int:
     from clawdbot_nb.state.status import models_status
 
-    report = models_status(_agent(args))
+    if args.plain and args.probe:
+        raise UsageError(
+            "--probe cannot be used with --plain output.", fix="use --probe alone or with --json"
+        )
+    options = None
+    if args.probe:
+        from clawdbot_nb.api import probe
+
+        options = probe.ProbeOptions(
+            provider=args.probe_provider,
+            profile_ids=tuple(
+                pid.strip() for raw in args.probe_profile or [] for pid in raw.split(",") if pid.strip()
+            ),
+            timeout_ms=_positive_number(args.probe_timeout, "--probe-timeout", probe.DEFAULT_TIMEOUT_MS),
+            concurrency=_positive_number(
+                args.probe_concurrency, "--probe-concurrency", probe.DEFAULT_CONCURRENCY
+            ),
+            max_tokens=_positive_number(
+                args.probe_max_tokens, "--probe-max-tokens", probe.DEFAULT_MAX_TOKENS
+            ),
+        )
+    agent = _agent(args)
+    report = models_status(agent)
+    if options is not None:
+        probe.run_probes(agent, report, options)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     elif args.plain:
         print(report.resolved_default)
     else:
@@ -142,9 +179,13 @@ def run_token_command(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
 
 def _run_order(args: argparse.Namespace) -> int:
     from clawdbot_nb.state import onboarding
+    from clawdbot_nb.state.model_refs import normalize_provider_id
+    from clawdbot_nb.state.paths import display_path
 
     agent = _agent(args)
-    provider = args.provider.strip().lower()
+    provider = normalize_provider_id(args.provider)
+    if not provider:
+        raise UsageError("--provider is empty.", fix="pass --provider anthropic")
     if args.action == "set":
         order = onboarding.set_order(agent, provider, args.profile_ids)
     elif args.action == "clear":
@@ -152,14 +193,27 @@ def _run_order(args: argparse.Namespace) -> int:
         order = None
     else:
         order = onboarding.get_order(agent, provider)
+    store_path = display_path(agent.agent_dir / "auth-profiles.json")
     if args.json:
-        print(json.dumps({"agentId": agent.agent_id, "provider": provider, "order": order}))
-    elif order:
-        print(f"{provider} order for agent {agent.agent_id}: {', '.join(order)}")
-    else:
-        print(
-            f"{provider}: no explicit order for agent {agent.agent_id} (round robin: oauth, token, api_key)"
-        )
+        document = {
+            "agentId": agent.agent_id,
+            "agentDir": os.path.abspath(agent.agent_dir),
+            "provider": provider,
+            "authStorePath": store_path,
+            "order": order or None,
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return 0
+    print(f"Agent: {agent.agent_id}")
+    print(f"Provider: {provider}")
+    if args.action == "clear":
+        print("Cleared per-agent order override.")
+        return 0
+    if args.action == "get":
+        print(f"Auth file: {store_path}")
+    print(f"Order override: {', '.join(order)}" if order else "Order override: (none)")
+    if not order:
+        print("Without one, profiles go round robin: oauth, token, then api_key; least recently used first.")
     return 0
 
 
@@ -182,6 +236,19 @@ def _register_models(subparsers: argparse._SubParsersAction) -> None:
         help="exit 1 if a token/OAuth profile is expired or missing (or a provider in use has no auth), "
         "2 if one expires within 24 h, else 0",
     )
+    status.add_argument(
+        "--probe", action="store_true", help="send one minimal request per profile and report the outcome"
+    )
+    status.add_argument("--probe-provider", metavar="NAME", help="probe only this provider")
+    status.add_argument(
+        "--probe-profile",
+        metavar="ID",
+        action="append",
+        help="probe only these profiles (repeat or comma-separate)",
+    )
+    status.add_argument("--probe-timeout", metavar="MS", help="per-probe timeout in ms (8000)")
+    status.add_argument("--probe-concurrency", metavar="N", help="probes at once (2)")
+    status.add_argument("--probe-max-tokens", metavar="N", help="max tokens per probe (8)")
     status.set_defaults(handler=_run_status)
 
     auth = groups.add_parser("auth", help="paste-token, setup-token, order")

@@ -17,8 +17,35 @@ from pathlib import Path
 from clawdbot_nb.state.credentials import mask_secret, normalize_pasted_secret
 from clawdbot_nb.state.jsonfile import read_text
 
-#: Variables the gateway checks per provider, in order.
-PROVIDER_ENV_VARS: dict[str, tuple[str, ...]] = {"anthropic": ("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY")}
+#: Variables the gateway checks per provider, in order (its `resolveEnvApiKey`). Only
+#: anthropic's are ever sent anywhere by us; the others are reported by `models status`.
+PROVIDER_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "anthropic": ("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"),
+    "github-copilot": ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"),
+    "chutes": ("CHUTES_OAUTH_TOKEN", "CHUTES_API_KEY"),
+    "zai": ("ZAI_API_KEY", "Z_AI_API_KEY"),
+    "opencode": ("OPENCODE_API_KEY", "OPENCODE_ZEN_API_KEY"),
+    "qwen-portal": ("QWEN_OAUTH_TOKEN", "QWEN_PORTAL_API_KEY"),
+    "openai": ("OPENAI_API_KEY",),
+    "google": ("GEMINI_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "deepgram": ("DEEPGRAM_API_KEY",),
+    "cerebras": ("CEREBRAS_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "vercel-ai-gateway": ("AI_GATEWAY_API_KEY",),
+    "moonshot": ("MOONSHOT_API_KEY",),
+    "kimi-code": ("KIMICODE_API_KEY",),
+    "minimax": ("MINIMAX_API_KEY",),
+    "synthetic": ("SYNTHETIC_API_KEY",),
+    "venice": ("VENICE_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",),
+}
+#: Providers `models status` lists whenever their variable is set, configured or not.
+ENV_PROBE_PROVIDERS = (
+    "anthropic", "github-copilot", "openai", "google", "groq", "cerebras", "xai", "openrouter", "zai",
+    "mistral", "synthetic",
+)  # fmt: skip
 
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 

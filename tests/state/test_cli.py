@@ -35,7 +35,7 @@ def test_onboard_api_key_and_status(capsys, state_dir: Path) -> None:
     code, out, _ = run(capsys, "models", "status", "--json")
     assert json.loads(out)["auth"]["providers"][0]["profiles"]["count"] == 1
     code, out, _ = run(capsys, "models", "status", "--plain")
-    assert out.strip() == "anthropic/claude-sonnet-5-5"
+    assert out.strip() == "anthropic/claude-opus-4-5"  # the gateway's default: none configured
 
 
 def test_status_check_exit_codes(capsys, state_dir: Path) -> None:
@@ -86,9 +86,11 @@ def test_order_commands(capsys, state_dir: Path) -> None:
     )
     assert code == 0 and "anthropic:manual, anthropic:default" in out
     code, out, _ = run(capsys, "models", "auth", "order", "get", "--provider", "anthropic", "--json")
-    assert json.loads(out) == {
+    assert json.loads(out) == {  # the gateway's keys
         "agentId": "main",
+        "agentDir": str(state_dir / "agents" / "main" / "agent"),
         "provider": "anthropic",
+        "authStorePath": "~/.clawdbot/agents/main/agent/auth-profiles.json",
         "order": ["anthropic:manual", "anthropic:default"],
     }
     code, out, err = run(
@@ -96,7 +98,14 @@ def test_order_commands(capsys, state_dir: Path) -> None:
     )
     assert code == 1 and "Not a stored anthropic profile: anthropic:ghost" in err and "Traceback" not in err
     assert run(capsys, "models", "auth", "order", "clear", "--provider", "anthropic")[0] == 0
-    assert "no explicit order" in run(capsys, "models", "auth", "order", "get", "--provider", "anthropic")[1]
+    out = run(capsys, "models", "auth", "order", "get", "--provider", "anthropic")[1]
+    assert "Order override: (none)" in out and "round robin" in out
+    assert (
+        json.loads(run(capsys, "models", "auth", "order", "get", "--provider", "Anthropic", "--json")[1])[
+            "order"
+        ]
+        is None
+    )
 
 
 def test_agent_flag_isolates_stores(capsys, state_dir: Path) -> None:
