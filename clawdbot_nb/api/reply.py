@@ -16,6 +16,7 @@ from typing import Any
 from clawdbot_nb.api.cache_rules import TTL_SECONDS
 from clawdbot_nb.api.planner import CachePlan
 from clawdbot_nb.api.pricing import Cost, UsageCounts, compute_cost, usage_counts
+from clawdbot_nb.rendering import markdown_text, money, savings
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,8 @@ class Attempt:
 
 
 def _money(value: float) -> str:
-    if math.isnan(value):
-        return "n/a"
-    return f"${value:.4f}" if abs(value) < 1 else f"${value:,.2f}"
+    """A dollar amount as the footer shows it (see `clawdbot_nb.rendering.money`)."""
+    return money(value)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class Reply:
             f"write 5m {u.cache_write_5m_tokens:,} / 1h {u.cache_write_1h_tokens:,}",
             f"hit {ratio}",
             f"cost {_money(self.cost.cost_usd)}",
-            f"saved {_money(self.cost.savings_usd)}",
+            savings(self.cost.savings_usd),
         ]
         ttl = f"TTL {self.plan.ttl_applied}"
         if self.plan.ttl_note:
@@ -156,10 +156,9 @@ class Reply:
         return self.text
 
     def _repr_markdown_(self) -> str:
-        # `$` would start LaTeX in Jupyter's Markdown.
-        body = self.text.replace("$", "\\$")
-        lines = [body, "", f"<small>{self.footer().replace('$', '&#36;')}</small>"]
-        lines += [f"<small>⚠ {note}</small>" for note in self.notes()]
+        # JupyterLab reads `$…$` as LaTeX and tags as HTML, in the reply and in the footer alike.
+        lines = [markdown_text(self.text), "", f"<small>{markdown_text(self.footer())}</small>"]
+        lines += [f"<small>⚠ {markdown_text(note)}</small>" for note in self.notes()]
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

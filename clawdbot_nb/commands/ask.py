@@ -1,12 +1,20 @@
-"""`ask` and `usage`: cached prompts and the usage ledger from the command line."""
+"""`ask` and `usage`: cached prompts and the usage ledger from the command line.
+
+The usage tables fit an 80-column terminal (`--wide` shows every column); errors a user can
+cause (an empty prompt, no network) are one line with a fix in the words of the surface in use.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from clawdbot_nb.errors import UsageError
+from clawdbot_nb.errors import ClawdbotError, UsageError, current_surface, fix_for
+
+DEFAULT_API_HOST = "api.anthropic.com"
 
 SUMMARY_KEYS = ("model", "profile_id", "ttl_applied", "cell", "agent", "session", "credential_type")
 
@@ -27,10 +35,61 @@ def read_system(args: argparse.Namespace) -> str | None:
     return f"{args.system}\n\n{text}" if args.system else text
 
 
+def empty_prompt_error() -> UsageError:
+    return UsageError(
+        "The prompt is empty.",
+        fix=fix_for(
+            python="pass some text, e.g. ws.ask('Hello')",
+            cli="give the prompt as an argument, e.g. clawdbot-nb ask 'Hello' (or - to read stdin)",
+            magic="write the prompt under %%clawdbot in the cell, or %clawdbot ask 'Hello'",
+        ),
+    )
+
+
+def check_prompt(prompt: str) -> str:
+    if not prompt.strip():
+        raise empty_prompt_error()
+    return prompt
+
+
+def api_host(base_url: str | None = None) -> str:
+    """The host requests go to: `ANTHROPIC_BASE_URL`'s, else the Anthropic API's."""
+    url = os.environ.get("ANTHROPIC_BASE_URL") if base_url is None else base_url
+    if not url:
+        return DEFAULT_API_HOST
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    return parts.netloc or url
+
+
+def explain_connection_error(error: BaseException) -> ClawdbotError | None:
+    """For a call that never reached the API (refused, no route, DNS): one line naming the host
+    and what to check. None for any other error."""
+    message = getattr(error, "message", "")
+    if not isinstance(error, ClawdbotError) or getattr(error, "status", None) is not None:
+        return None
+    if "Connection error" not in message:
+        return None
+    detail = message.split("Connection error", 1)[1].lstrip(":. ") or "no answer"
+    base = os.environ.get("ANTHROPIC_BASE_URL")
+    where = f"ANTHROPIC_BASE_URL is {base}" if base else "ANTHROPIC_BASE_URL is not set"
+    simulator = "%clawdbot sim start" if current_surface() == "magic" else "clawdbot-nb sim serve"
+    return ClawdbotError(
+        f"Cannot reach the Anthropic API at {api_host()} ({detail.rstrip('.')}).",
+        fix=f"check the network connection and {where}; to work offline, use the simulator ({simulator})",
+    )
+
+
 def _run_ask(args: argparse.Namespace) -> int:
+    try:
+        return _ask(args)
+    except ClawdbotError as error:
+        raise explain_connection_error(error) or error from None
+
+
+def _ask(args: argparse.Namespace) -> int:
     from clawdbot_nb.api.workspace import Workspace
 
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = check_prompt(sys.stdin.read() if args.prompt == "-" else args.prompt)
     options = {
         "model": args.model,
         "ttl": args.ttl,
@@ -54,18 +113,26 @@ def _run_ask(args: argparse.Namespace) -> int:
     assert reply is not None
     for note in reply.notes():
         print(f"note: {note}", file=sys.stderr)
-    print(reply.footer(), file=sys.stderr)
+    footer = reply.footer()
+    if sys.stderr.isatty():  # on a screen, wrapped between its parts; piped, one line to parse
+        import shutil
+
+        from clawdbot_nb.rendering import wrap_parts
+
+        footer = wrap_parts(footer, shutil.get_terminal_size().columns)
+    print(footer, file=sys.stderr)
     return 0
 
 
 def _run_usage(args: argparse.Namespace) -> int:
+    from clawdbot_nb import tables
     from clawdbot_nb.api import ledger as ledger_module
     from clawdbot_nb.state.agent import AgentState
 
     agent = AgentState.resolve(args.agent)
     path = ledger_module.ledger_path(agent.state_dir)
     if not path.exists():
-        print(f"No calls recorded yet (the ledger will be {path}).")
+        print(f"No calls recorded yet for agent {agent.agent_id} (the ledger will be {path}).")
         return 0
     agent_filter = None if args.all_agents else agent.agent_id
     with ledger_module.Ledger(path) as ledger:
@@ -76,7 +143,7 @@ def _run_usage(args: argparse.Namespace) -> int:
             elif args.csv:
                 print(frame.to_csv(), end="")
             else:
-                print(frame.to_string())
+                print(tables.summary_table(frame, agent=agent.agent_id).text(wide=args.wide))
             return 0
         rows = ledger.rows(agent=agent_filter, limit=args.limit)
         if args.json:
@@ -84,20 +151,10 @@ def _run_usage(args: argparse.Namespace) -> int:
         elif args.csv:
             print(ledger_module.rows_to_csv(rows), end="")
         else:
-            totals = ledger.totals(agent=agent_filter)
             frame = ledger.dataframe(agent=agent_filter)
             if args.limit:
                 frame = frame.tail(args.limit)
-            columns = [
-                "time", "profile_id", "model", "ttl_applied", "input_tokens", "output_tokens",
-                "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "hit_ratio",
-                "cost_usd", "savings_usd", "error",
-            ]  # fmt: skip
-            print(frame[[c for c in columns if c in frame.columns]].to_string())
-            print(
-                f"\n{totals.calls} calls · hit ratio {totals.hit_ratio:.0%} · cost ${totals.cost_usd:.4f} · "
-                f"saved ${totals.savings_usd:.4f}"
-            )
+            print(tables.usage_table(frame, agent=agent.agent_id).text(wide=args.wide))
     return 0
 
 
@@ -114,7 +171,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model", metavar="M", help="model id (default: the config's primary, else claude-sonnet-5-5)"
     )
     ask.add_argument(
-        "--ttl", choices=["5m", "1h"], help="cache TTL (default: the config's cacheControlTtl, else 5m)"
+        "--ttl",
+        choices=["5m", "1h", "none"],
+        help="cache TTL; none sends no cache breakpoints (default: the config's cacheControlTtl, else 5m)",
     )
     ask.add_argument("--system", metavar="TEXT", help="system prompt")
     ask.add_argument("--system-file", metavar="F", help="read the system prompt from a file")
@@ -139,6 +198,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     shape.add_argument("--json", action="store_true")
     shape.add_argument("--csv", action="store_true")
     usage.add_argument("--limit", type=int, metavar="N", help="only the last N calls")
+    usage.add_argument("--wide", action="store_true", help="every column (the default fits 80 columns)")
     usage.add_argument("--agent", metavar="ID", help="agent id (default: main)")
     usage.add_argument("--all-agents", action="store_true", help="calls of every agent")
     usage.set_defaults(handler=_run_usage)

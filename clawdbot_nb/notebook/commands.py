@@ -57,12 +57,22 @@ def _adapt_shared(magics: ClawdbotMagics, subparsers: argparse._SubParsersAction
             handler=lambda args: auth_commands.run_token_command(args, stdin_is_tty=True)
         )
 
+    from clawdbot_nb.notebook.display import STREAM_MODES
+
     ask = subparsers.choices["ask"]
     ask.add_argument("-o", "--out", metavar="NAME", help="also store the Reply in this notebook variable")
+    ask.add_argument(
+        "--stream-mode", choices=list(STREAM_MODES), help="as %%clawdbot: update, append or final"
+    )
+    ask.add_argument("--raw", action="store_true", help="send PROMPT as written: no {name} or $NAME filling")
     ask.set_defaults(handler=lambda args: _ask(magics, args))
 
     usage = subparsers.choices["usage"]
-    usage.add_argument("--plot", action="store_true", help="hit ratio and cost per call, coloured by TTL")
+    usage.add_argument(
+        "--plot",
+        action="store_true",
+        help="hit ratio and cost per call, coloured by TTL (in a terminal: saved as a PNG)",
+    )
     usage.set_defaults(handler=lambda args: _usage(magics, args))
 
 
@@ -73,6 +83,7 @@ def _add_notebook_commands(magics: ClawdbotMagics, subparsers: argparse._SubPars
     )
     profiles.add_argument("--agent", metavar="ID")
     profiles.add_argument("--manage", action="store_true", help="set order, clear cooldowns, remove profiles")
+    profiles.add_argument("--wide", action="store_true", help="every column")
     profiles.set_defaults(handler=lambda args: _profiles(magics, args))
 
     simulator = subparsers.add_parser("sim", help="run the built-in Anthropic API simulator for this kernel")
@@ -141,17 +152,25 @@ def _ask(magics: ClawdbotMagics, args: argparse.Namespace) -> None:
         raise UsageError(
             "`ask -` reads stdin, which a notebook does not have.", fix="use the %%clawdbot cell magic"
         )
-    magics.send_from_args(args.prompt, args, stream_mode=None if args.stream else "final")
+    mode = args.stream_mode or (None if args.stream else "final")
+    magics.send_from_args(args.prompt, args, stream_mode=mode)
 
 
 def _usage(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
+    from clawdbot_nb import tables
+
     workspace = magics.workspace(args.agent)
+    agent = workspace.agent.agent_id
+    if args.plot and args.summary:
+        raise UsageError("--plot draws one bar per call.", fix="drop --summary")
     if args.summary:
         frame = workspace.usage_summary(tuple(args.by))
+        table = tables.summary_table(frame, agent=agent, wide=args.wide)
     else:
         frame = workspace.usage(all_agents=args.all_agents)
         if args.limit:
             frame = frame.tail(args.limit)
+        table = tables.usage_table(frame, agent=agent, wide=args.wide)
     if args.json:
         print(frame.reset_index().to_json(orient="records", indent=2, date_format="iso"))
         return None
@@ -161,10 +180,12 @@ def _usage(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
     if args.plot:
         from clawdbot_nb.notebook.views import show_figure, usage_figure
 
-        if args.summary:
-            raise UsageError("--plot draws one bar per call.", fix="drop --summary")
-        show_figure(usage_figure(frame))
-    return frame
+        if frame.empty:
+            print(f"Nothing to plot: no calls recorded yet for agent {agent}.")
+        else:
+            show_figure(usage_figure(frame))
+    # Shown as a compact table; `.frame` is the DataFrame with every column.
+    return table
 
 
 def _profiles(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
@@ -178,6 +199,10 @@ def _profiles(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
         from clawdbot_nb.notebook.widgets import ProfilesTable
 
         return ProfilesTable(agent)
+    from clawdbot_nb import tables
     from clawdbot_nb.state.status import models_status
 
-    return models_status(agent).profiles_frame()
+    frame = models_status(agent).profiles_frame()
+    return tables.profiles_table(
+        frame, agent=agent.agent_id, empty_fix="add one with %clawdbot onboard", wide=args.wide
+    )

@@ -2,8 +2,9 @@
 
 Stream modes (`%config ClawdbotMagics.stream_mode`): `update` re-renders one Markdown output as
 text arrives (JupyterLab, Notebook 7); `append` writes plain text chunks (everywhere, including
-front-ends whose display updates are unreliable, and terminal IPython); `final` shows the reply
-once, when complete.
+front-ends whose display updates are unreliable); `final` shows the reply once, when complete.
+Terminal IPython cannot update a display in place (each update would print the whole reply
+again), so there `update` streams as `append` does: each new piece written once.
 """
 
 from __future__ import annotations
@@ -13,14 +14,22 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from clawdbot_nb.rendering import html_text, markdown_text
+
 STREAM_MODES = ("update", "append", "final")
 #: Re-render at most this often in `update` mode, so long replies do not flood the front-end.
 UPDATE_INTERVAL_S = 0.05
 
 
-def markdown_text(text: str) -> str:
-    """Reply text for Jupyter's Markdown: `$` would start LaTeX."""
-    return text.replace("$", "\\$")
+def in_kernel() -> bool:
+    """Whether IPython runs as a Jupyter kernel (a front-end that renders rich output and can
+    update a display), not terminal IPython or plain Python."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _bundle(text: str) -> dict[str, str]:
@@ -33,6 +42,8 @@ def show_stream(chunks: Iterable[str], mode: str) -> str:
     from IPython.display import display
 
     parts: list[str] = []
+    if mode == "update" and not in_kernel():
+        mode = "append"
     if mode == "append":
         for chunk in chunks:
             parts.append(chunk)
@@ -60,15 +71,22 @@ def show_stream(chunks: Iterable[str], mode: str) -> str:
 
 def show_footer(reply: Any) -> None:
     """The usage line under a reply (plain text and a small HTML line), and any notes."""
-    import html
-
     from IPython.display import display
 
     footer = reply.footer()
     notes = reply.notes()
     plain = "\n".join([f"— {footer}", *(f"⚠ {note}" for note in notes)])
-    rich = f'<div style="font-size:smaller;opacity:0.8">{html.escape(footer)}</div>' + "".join(
-        f'<div style="font-size:smaller;color:#a15c00">⚠ {html.escape(note)}</div>' for note in notes
+    if not in_kernel():  # a terminal: the plain lines, wrapped between the footer's parts
+        import shutil
+
+        from clawdbot_nb.rendering import wrap_parts
+
+        width = shutil.get_terminal_size().columns
+        print("\n".join([wrap_parts(f"— {footer}", width), *(f"⚠ {note}" for note in notes)]))
+        return
+    rich = f'<div class="clawdbot-footer" style="font-size:smaller;opacity:0.8">{html_text(footer)}</div>'
+    rich += "".join(
+        f'<div style="font-size:smaller;color:#a15c00">⚠ {html_text(note)}</div>' for note in notes
     )
     display({"text/plain": plain, "text/html": rich}, raw=True)
 
@@ -78,9 +96,11 @@ def show_error(error: BaseException) -> None:
 
     Anything shaped like a key or token in the text is masked first.
     """
+    from clawdbot_nb.commands.ask import explain_connection_error
     from clawdbot_nb.errors import ClawdbotError
     from clawdbot_nb.state.redaction import redact
 
+    error = explain_connection_error(error) or error
     if isinstance(error, ClawdbotError):
         text = str(error)
     else:

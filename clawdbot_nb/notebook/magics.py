@@ -173,7 +173,16 @@ class ClawdbotMagics(Magics):
             raise UsageError("The simulator is not running.", fix="start it with %clawdbot sim start")
         from clawdbot_nb.sim.clock import parse_duration
 
-        self.simulator_session.simulator.clock.advance(parse_duration(duration))
+        try:
+            seconds = parse_duration(duration)
+        except ValueError:
+            seconds = -1.0
+        if seconds < 0:
+            raise UsageError(
+                f"{duration!r} is not a duration.",
+                fix="give one such as 90s, 6m, 1h or 1h30m, e.g. %clawdbot sim advance 6m",
+            )
+        self.simulator_session.simulator.clock.advance(seconds)
         print(f"Simulator clock moved forward by {duration}.")
 
     # -- sending ---------------------------------------------------------------------------------
@@ -193,6 +202,9 @@ class ClawdbotMagics(Magics):
         stream_mode: str | None = None,
     ) -> Any:
         """Stream one prompt's reply into the notebook, then its usage footer; returns the Reply."""
+        from clawdbot_nb.commands.ask import check_prompt
+
+        check_prompt(prompt)
         workspace = self.workspace(agent)
         stream = workspace.stream(
             prompt,
@@ -235,9 +247,10 @@ class ClawdbotMagics(Magics):
         namespace = self.shell.user_ns if self.shell is not None else {}
         return interpolate(expand_dollars(argument, namespace), namespace)
 
-    def _split(self, line: str) -> list[str]:
+    def _split(self, line: str, *, expand: bool = True) -> list[str]:
         try:
-            return [self._expand(argument) for argument in shlex.split(line)]
+            arguments = shlex.split(line)
+            return [self._expand(argument) for argument in arguments] if expand else arguments
         except ValueError as error:
             raise UsageError(f"Cannot read the magic's arguments: {error}.", fix="check the quotes") from None
 
@@ -260,21 +273,24 @@ class ClawdbotMagics(Magics):
         self._warn_about_literals(line + "\n" + (cell or ""))
         from clawdbot_nb.errors import on_surface
 
-        try:
-            with on_surface("magic"):
+        with on_surface("magic"):  # the error shown speaks the magic's words too
+            try:
                 if cell is None:
                     return self._run_line(line)
                 return self._run_cell(line, cell)
-        except SystemExit:  # argparse already printed the help or the usage error
-            return None
-        except KeyboardInterrupt:
-            print("clawdbot: interrupted", file=sys.stderr)
-            return None
-        except Exception as error:
-            if self.debug or self._traceback_this_call:
-                raise
-            show_error(error)
-            return None
+            except SystemExit:  # argparse already printed the help or the usage error
+                return None
+            except KeyboardInterrupt:
+                print("clawdbot: interrupted", file=sys.stderr)
+                return None
+            except EOFError:  # Ctrl-D (or an empty stdin) at a prompt: the user chose to stop
+                print("clawdbot: cancelled; nothing saved.", file=sys.stderr)
+                return None
+            except Exception as error:
+                if self.debug or self._traceback_this_call:
+                    raise
+                show_error(error)
+                return None
 
     def _run_line(self, line: str) -> Any:
         from clawdbot_nb.notebook.commands import build_magic_parser
@@ -285,6 +301,9 @@ class ClawdbotMagics(Magics):
             print(HELP)
             return None
         args = parser.parse_args(argv)
+        if getattr(args, "raw", False) and getattr(args, "prompt", None) is not None:
+            # `ask --raw`: the prompt exactly as written, without {name} or $NAME filled in.
+            args.prompt = parser.parse_args(self._split(line, expand=False)).prompt
         self._traceback_this_call = args.debug
         handler = getattr(args, "handler", None)
         if handler is None:

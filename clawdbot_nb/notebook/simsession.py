@@ -6,15 +6,53 @@ talks to the simulator) and exports the demo credentials as `CLAWDBOT_SIM_API_KE
 secret in its source. By default it also moves the Clawdbot state dir (and Claude Code's config
 dir) to a throwaway sandbox, so demo profiles never reach the real `~/.clawdbot`. Stopping puts
 every variable back.
+
+A sandbox holds an `auth-profiles.json`, so it never outlives its kernel: it is removed at stop,
+at the kernel's exit (atexit), and, for a kernel that was killed, by the next `sim start` on the
+machine (each sandbox's name carries the id of the process that made it).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+SANDBOX_PREFIX = "clawdbot-nb-sandbox-"
+_SANDBOX_NAME = re.compile(re.escape(SANDBOX_PREFIX) + r"(\d+)-")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_sandboxes(folder: str | None = None) -> list[Path]:
+    """Remove the sandboxes whose kernel is gone (killed before it could clean up); returns them."""
+    removed = []
+    root = Path(folder or tempfile.gettempdir())
+    for path in root.glob(f"{SANDBOX_PREFIX}*"):
+        match = _SANDBOX_NAME.match(path.name)
+        if not match or not path.is_dir():
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and not _process_alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
 
 #: Variables the session changes, restored on stop.
 _TOUCHED = (
@@ -48,9 +86,12 @@ class SimulatorSession:
         from clawdbot_nb import sim
         from clawdbot_nb.sim.clock import VirtualClock
 
+        remove_stale_sandboxes()
         simulator = sim.Simulator(clock=VirtualClock(flowing=True), latency=latency)
         server = sim.start_server(simulator, port=port)
-        session = cls(server, tempfile.mkdtemp(prefix="clawdbot-nb-sandbox-") if sandbox else None)
+        folder = tempfile.mkdtemp(prefix=f"{SANDBOX_PREFIX}{os.getpid()}-") if sandbox else None
+        session = cls(server, folder)
+        atexit.register(session._remove_sandbox)
         session.saved_env = {name: os.environ.get(name) for name in _TOUCHED}
         os.environ["ANTHROPIC_BASE_URL"] = server.base_url
         os.environ["CLAWDBOT_SIM_API_KEY"] = sim.DEMO_API_KEY
@@ -69,6 +110,10 @@ class SimulatorSession:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        atexit.unregister(self._remove_sandbox)
+        self._remove_sandbox()
+
+    def _remove_sandbox(self) -> None:
         if self.sandbox is not None:
             shutil.rmtree(self.sandbox, ignore_errors=True)
 

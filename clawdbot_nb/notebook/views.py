@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb.errors import UsageError
@@ -62,10 +63,38 @@ def figure_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+#: Where plots drawn in a terminal go (terminal IPython cannot show an image).
+PLOT_DIR_NAME = "clawdbot-nb-plots"
+
+
+def save_figure(figure: Figure, directory: Path | None = None) -> Path:
+    """Write `figure` as a PNG named by the time, and return its path."""
+    import tempfile
+    import time
+
+    folder = directory or Path(tempfile.gettempdir()) / PLOT_DIR_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = time.strftime("usage-%Y%m%d-%H%M%S")
+    path = folder / f"{stem}.png"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.png"
+    path.write_bytes(figure_png(figure))
+    return path
+
+
 def show_figure(figure: Figure) -> None:
-    """Display as a PNG, which works with any matplotlib backend and in saved HTML."""
+    """Display as a PNG, which works with any matplotlib backend and in saved HTML. In terminal
+    IPython, which cannot show images, the PNG is saved and its path printed."""
     from IPython.display import Image, display
 
+    from clawdbot_nb.notebook.display import in_kernel
+
+    if not in_kernel():
+        path = save_figure(figure)
+        print(f"Plot saved to {path} (open it in an image viewer; in a notebook it shows inline).")
+        return
     display(Image(data=figure_png(figure)))
 
 

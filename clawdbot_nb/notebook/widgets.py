@@ -1,16 +1,16 @@
 """The ipywidgets forms of the notebook: onboarding (the three auth choices of the Clawdbot docs),
 the profiles table with its actions, and a prompt form that streams the reply and its cache verdict.
 
-Core widgets only (no custom JavaScript). A password field is read once and blanked in the same
-click, so no secret stays in widget state or reaches the saved notebook; everything shown is
-masked. Where widgets cannot render, `onboard_without_widgets` runs the same flows with `getpass`.
+Core widgets, except the password boxes: those are `SecretInput` (a small anywidget), whose
+value stays in the page until submitted and then reaches the kernel in one custom message, so
+no secret is ever in widget state or in the saved notebook; everything shown is masked. Where
+widgets cannot render, `onboard_without_widgets` runs the same flows with `getpass`.
 This module is imported only when a form is shown, never by `import clawdbot_nb`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import html
 import os
 import time
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb import catalog
 from clawdbot_nb.errors import ClawdbotError, NoCredentialsError, UsageError
+from clawdbot_nb.rendering import html_text
 from clawdbot_nb.state import claude_cli
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.credentials import mask_secret, normalize_pasted_secret, provider_of
@@ -82,32 +83,11 @@ def _ipywidgets() -> Any:
     return ipywidgets
 
 
-@functools.cache
-def _secret_field_class() -> type:
-    """`Password` whose value the kernel never echoes back to the front-end.
+def _secret_input(**traits: Any) -> Any:
+    """A password box whose value never enters widget state (see `secret_field.py`)."""
+    from clawdbot_nb.notebook.secret_field import SecretInput
 
-    ipywidgets 8 echoes every value a front-end sends to all views of the model; for a secret
-    that would broadcast it once more in plain text. Same model and view as `Password`, so no
-    custom JavaScript is involved.
-    """
-    widgets = _ipywidgets()
-    from traitlets import Unicode
-
-    class SecretField(widgets.Password):
-        value = Unicode(help="String value").tag(sync=True, echo_update=False)
-
-    return SecretField
-
-
-def _take_secret(field: ipywidgets.Password) -> str:
-    """Read a password field once and blank it at once, before anything can fail.
-
-    The caller keeps the value in a local variable only; the field (and so the widget state
-    the front-end may save into the notebook) is empty from here on.
-    """
-    value = field.value
-    field.value = ""
-    return value
+    return SecretInput(**traits)
 
 
 def _redact(text: str) -> str:
@@ -123,9 +103,26 @@ def _error_text(error: BaseException) -> str:
     return _redact(f"unexpected {type(error).__name__}: {error}")
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?:" else text + "."
+
+
+def _error_html(error: BaseException) -> str:
+    """What went wrong on one line and, under it, what to do (not run together as in a terminal)."""
+    if not isinstance(error, ClawdbotError) or not error.fix:
+        return _line(_error_text(error), "error")
+    where = f"{error.path}: " if error.path else ""
+    fix = html_text(_sentence(_redact(error.fix)))
+    return _line(_sentence(_redact(where + error.message)), "error") + (
+        f'<div style="color:{_ERROR_COLOR};opacity:0.85;padding-left:1.2em">→ {fix}</div>'
+    )
+
+
 def _line(text: str, kind: str = "info") -> str:
-    """HTML for one message line. Quotes stay as typed, so the text reads the same as in a terminal."""
-    body = html.escape(text, quote=False)
+    """HTML for one message line. Quotes stay as typed, so the text reads the same as in a terminal;
+    a `$` stays a dollar (Lab would typeset `$…$` in an HTML widget)."""
+    body = html_text(text)
     if kind == "error":
         return f'<div style="color:{_ERROR_COLOR}">✗ {body}</div>'
     if kind == "ok":
@@ -160,16 +157,26 @@ class _Form:
     def _run(self, handler: Callable[[], None]) -> None:
         # `print` in a callback goes nowhere in JupyterLab (ipywidgets#2380): every outcome,
         # including an unexpected exception, ends up in the message line instead.
-        try:
-            handler()
-        except Exception as error:
-            self._fail(error)
+        from clawdbot_nb.errors import on_surface
+
+        # A form lives in a notebook: fixes name the %clawdbot commands.
+        with on_surface("magic"):
+            try:
+                handler()
+            except Exception as error:
+                self._fail(error)
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.message.value = _line(_redact(text), kind)
 
     def _fail(self, error: BaseException) -> None:
-        self.message.value = _line(_error_text(error), "error")
+        from clawdbot_nb.commands.ask import explain_connection_error
+
+        self.message.value = _error_html(explain_connection_error(error) or error)
+
+    def _clear_message(self, change: Any = None) -> None:
+        """The last outcome goes as soon as the user changes a field: it was about the old value."""
+        self.message.value = ""
 
     @property
     def widget(self) -> ipywidgets.Widget:
@@ -194,8 +201,8 @@ class _Form:
 class OnboardingForm(_Form):
     """The onboarding wizard as a form: the three choices of the Clawdbot docs.
 
-    `.widget` is the container; the form displays itself. Secrets go from a password field
-    straight into the auth store: the field is blanked in the same click, messages show masks.
+    `.widget` is the container; the form displays itself. A secret goes from its password box
+    (emptied by the page as it is sent) straight into the auth store; messages show masks.
     """
 
     plain_hint = (
@@ -224,12 +231,12 @@ class OnboardingForm(_Form):
 
         # API key
         self.api_key = self._make(
-            _secret_field_class(),
+            _secret_input,
             description="API key",
             placeholder="sk-ant-api03-… (from the Anthropic Console)",
-            style=wide,
-            layout=field_layout,
         )
+        self.api_key.on_submit(lambda key: self._run(lambda: self._save_api_key(key)))
+        self.api_key.on_typing(self._clear_message)
         self.use_env: Any = None
         env_key = normalize_pasted_secret(os.environ.get(ENV_API_KEY, ""))
         if env_key:
@@ -242,21 +249,20 @@ class OnboardingForm(_Form):
                 layout=widgets.Layout(width="auto"),
             )
             self.use_env.observe(self._env_toggled, names="value")
-            self.api_key.disabled = True
-        self.save_api_key_button = self._button("Save", self._save_api_key, button_style="primary")
-        api_rows = [self.api_key, self.save_api_key_button]
+            self.api_key.input_disabled = True
+        api_rows = [self.api_key]
         if self.use_env is not None:
             api_rows.insert(0, self.use_env)
         self.api_key_panel = self._make("VBox", children=api_rows)
 
         # setup-token
         self.token = self._make(
-            _secret_field_class(),
+            _secret_input,
             description="Setup-token",
             placeholder="sk-ant-oat01-… (printed by `claude setup-token`)",
-            style=wide,
-            layout=field_layout,
         )
+        self.token.on_submit(lambda token: self._run(lambda: self._save_token(token)))
+        self.token.on_typing(self._clear_message)
         self.token_name = self._make(
             "Text", description="Token name", placeholder="blank = default", style=wide, layout=field_layout
         )
@@ -268,19 +274,13 @@ class OnboardingForm(_Form):
             layout=field_layout,
         )
         self.token_target = self._make("HTML", value="")
-        self.token_name.observe(self._describe_token_target, names="value")
-        self.token_expiry.observe(self._describe_token_target, names="value")
+        for field in (self.token_name, self.token_expiry):
+            field.observe(self._describe_token_target, names="value")
+            field.observe(self._clear_message, names="value")
         self._describe_token_target()
-        self.save_token_button = self._button("Save", self._save_token, button_style="primary")
+        # The box with its Save button comes last: Save sends what is in the fields above too.
         self.token_panel = self._make(
-            "VBox",
-            children=[
-                self.token,
-                self.token_name,
-                self.token_expiry,
-                self.token_target,
-                self.save_token_button,
-            ],
+            "VBox", children=[self.token_name, self.token_expiry, self.token_target, self.token]
         )
 
         # Claude Code CLI
@@ -331,7 +331,8 @@ class OnboardingForm(_Form):
             self.check_claude_cli()
 
     def _env_toggled(self, change: dict[str, Any]) -> None:
-        self.api_key.disabled = bool(change["new"])
+        self.api_key.input_disabled = bool(change["new"])
+        self._clear_message()
 
     def _describe_token_target(self, change: dict[str, Any] | None = None) -> None:
         profile = token_profile_id(self.token_name.value)
@@ -357,8 +358,7 @@ class OnboardingForm(_Form):
             except Exception as error:
                 self.message.value += _line(f"saved, but on_saved failed: {_error_text(error)}", "error")
 
-    def _save_api_key(self) -> None:
-        key = _take_secret(self.api_key)
+    def _save_api_key(self, key: str) -> None:
         if self.use_env is not None and self.use_env.value:
             key = os.environ.get(ENV_API_KEY, "")
             if not normalize_pasted_secret(key):
@@ -368,8 +368,7 @@ class OnboardingForm(_Form):
                 )
         self._saved(save_api_key(self.agent, key))
 
-    def _save_token(self) -> None:
-        token = _take_secret(self.token)
+    def _save_token(self, token: str) -> None:
         result = save_setup_token(
             self.agent,
             token,
@@ -418,40 +417,13 @@ class OnboardingForm(_Form):
 
 # -- profiles --------------------------------------------------------------------------------------
 
-_SHOWN_COLUMNS = (
-    "type", "secret", "status", "usable", "unusable_reason", "expires", "remaining", "order_position",
-    "error_count", "cooldown_until", "disabled_until", "last_used", "email",
-)  # fmt: skip
-_TIME_COLUMNS = ("expires", "cooldown_until", "disabled_until", "last_used")
 
+def profiles_html(frame: pd.DataFrame, agent: str = "main") -> str:
+    """The profiles DataFrame as the compact table `%clawdbot profiles` shows (secrets are
+    already masked in it)."""
+    from clawdbot_nb.tables import profiles_table
 
-def _local_time(value: Any) -> str:
-    import pandas as pd
-
-    if pd.isna(value):
-        return ""
-    return value.to_pydatetime().astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _remaining(value: Any) -> str:
-    import pandas as pd
-
-    if pd.isna(value):
-        return ""
-    ms = value.total_seconds() * 1000
-    return format_remaining(ms) if ms > 0 else f"expired {format_remaining(-ms)} ago"
-
-
-def profiles_html(frame: pd.DataFrame) -> str:
-    """The profiles DataFrame as an HTML table (secrets are already masked in it)."""
-    shown = frame[[c for c in _SHOWN_COLUMNS if c in frame.columns]].copy()
-    for name in _TIME_COLUMNS:
-        if name in shown:
-            shown[name] = shown[name].map(_local_time)
-    if "remaining" in shown:
-        shown["remaining"] = shown["remaining"].map(_remaining)
-    shown = shown.astype(object).where(shown.notna(), "")  # pandas' <NA> reads as noise in a table
-    return shown.reset_index().to_html(escape=True, index=False, border=0)
+    return profiles_table(frame, agent=agent).html()
 
 
 def _parse_ids(text: str) -> list[str]:
@@ -476,7 +448,8 @@ class ProfilesTable(_Form):
         #: The profile waiting for the removal to be confirmed.
         self.pending_removal: str | None = None
 
-        self.table = self._make("HTML", value="")
+        # The table scrolls inside its own box; the buttons below stay where they are.
+        self.table = self._make("HTML", value="", layout=widgets.Layout(overflow="auto", max_width="100%"))
         self.order_info = self._make("HTML", value="")
         self.selector = self._make(
             "Dropdown", description="Profile", options=[], layout=widgets.Layout(width="28em")
@@ -546,7 +519,7 @@ class ProfilesTable(_Form):
                 f"No auth profiles for agent {self.agent.agent_id} yet: %clawdbot onboard adds one."
             )
         else:
-            self.table.value = profiles_html(frame)
+            self.table.value = profiles_html(frame, self.agent.agent_id)
         self._orders = {
             provider: (list(order.ordered), order.explicit) for provider, order in report.orders.items()
         }
@@ -605,6 +578,13 @@ class ProfilesTable(_Form):
 
     def _clear_cooldown(self) -> None:
         profile = self._selected()
+        # Clearing resets the error count and the cooldown; a profile with neither is left as it is
+        # (clearing would still write an error count of 0 where there was none).
+        stats = self.agent.store_file.load().stats(profile)
+        cooling = stats.cooldown_until is not None and stats.cooldown_until > now_ms()
+        if not cooling and not stats.error_count:
+            self._say(f"{profile} had no cooldown; nothing changed.")
+            return
         clear_profile_cooldown(self.agent, profile)
         self.refresh(keep_order_text=True)
         self._say(f"Cleared the cooldown of {profile}.", "ok")
@@ -706,6 +686,8 @@ class PromptForm(_Form):
             "Textarea", placeholder="Optional system prompt (cached)", description="System", layout=wide
         )
         self.send_button = self._button("Send", self.send, button_style="primary")
+        for field in (self.prompt, self.system):
+            field.observe(self._clear_message, names="value")
         self.output = self._make("Output")
         self.footer = self._make("HTML", value="")
         self._widget = self._make(
@@ -726,7 +708,7 @@ class PromptForm(_Form):
         return self._widget
 
     def _show_text(self, text: str) -> None:
-        from clawdbot_nb.notebook.display import markdown_text
+        from clawdbot_nb.rendering import markdown_text
 
         # Replacing the Output's outputs (not display handles) also works where update_display
         # is unreliable (vscode-jupyter#12755) and needs no kernel to test.
@@ -756,6 +738,9 @@ class PromptForm(_Form):
         self.output.outputs = ()
         self.send_button.disabled = True
         try:
+            from clawdbot_nb.commands.ask import check_prompt
+
+            check_prompt(self.prompt.value)
             stream = self.workspace.stream(
                 self.prompt.value,
                 model=self.model.value,
@@ -767,9 +752,7 @@ class PromptForm(_Form):
             assert reply is not None
             self._show_text(reply.text)
             self.last_reply = reply
-            lines = [
-                f'<div style="font-size:smaller;opacity:0.8">{html.escape(reply.footer(), quote=False)}</div>'
-            ]
+            lines = [f'<div style="font-size:smaller;opacity:0.8">{html_text(reply.footer())}</div>']
             lines += [_line(note, "note") for note in reply.notes()]
             self.footer.value = "".join(lines)
         finally:

@@ -21,8 +21,12 @@ def shell() -> InteractiveShell:
 
 
 @pytest.fixture
-def ip(shell: InteractiveShell):
-    """The shell with the extension loaded for one test, unloaded (and the simulator stopped) after."""
+def ip(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch):
+    """The shell with the extension loaded for one test, unloaded (and the simulator stopped) after.
+
+    The shell stands for a notebook's kernel: its front-end shows rich output and updates displays
+    (terminal IPython is tested for real in test_terminal.py)."""
+    monkeypatch.setattr("clawdbot_nb.notebook.display.in_kernel", lambda: True)
     shell.run_line_magic("load_ext", "clawdbot_nb")
     yield shell
     shell.run_line_magic("unload_ext", "clawdbot_nb")
@@ -129,11 +133,12 @@ def test_sim_start_sandboxes_and_stop_restores(ip, state_dir) -> None:
 
 
 def test_onboard_with_an_environment_variable_and_no_secret_in_output(simulated) -> None:
-    frame, captured = line(simulated, "profiles")
+    table, captured = line(simulated, "profiles")
     assert captured.stderr == ""
+    frame = table.frame
     assert isinstance(frame, pd.DataFrame) and list(frame.index) == ["anthropic:default"]
     assert frame.loc["anthropic:default", "secret"] == "sk-ant-api03-…orAA"
-    assert sim.DEMO_API_KEY not in frame.to_string()
+    assert sim.DEMO_API_KEY not in frame.to_string() + table.html() + table.text()
 
 
 def test_unset_dollar_variable_is_one_line(ip) -> None:
@@ -192,11 +197,12 @@ def test_ttl_setting_and_oauth_note_in_the_footer(simulated) -> None:
 def test_ask_line_usage_and_plot(simulated) -> None:
     line(simulated, 'ask "How big is the cache?" --system-file /dev/null')
     line(simulated, "ask 'How big is the cache?' --stream")
-    frame, _ = line(simulated, "usage")
+    table, _ = line(simulated, "usage")
+    frame = table.frame
     assert isinstance(frame, pd.DataFrame) and len(frame) == 2
     assert frame["cell"].notna().all()
     summary, _ = line(simulated, "usage --summary --by ttl_applied")
-    assert summary.loc["5m", "calls"] == 2
+    assert summary.frame.loc["5m", "calls"] == 2
     _, captured = line(simulated, "usage --plot")
     assert any("image/png" in o.data for o in captured.outputs)
     _, captured = line(simulated, "usage --json")
@@ -265,3 +271,105 @@ def test_advance_moves_the_simulator_clock(simulated) -> None:
     assert simulated.user_ns["reply"].verdict == "write"
     _, captured = line(simulated, "sim advance soon")
     assert captured.stderr.startswith("clawdbot:")
+
+
+# -- mistakes a user can make, each one line with a fix in the notebook's words ---------------------
+
+
+def test_a_bad_duration_for_the_clock_is_one_line_with_an_example(simulated) -> None:
+    for duration in ("2x", "soon", "1.5.2h"):
+        _, captured = line(simulated, f"sim advance {duration}")
+        assert captured.stderr == (
+            f"clawdbot: {duration!r} is not a duration. Fix: give one such as 90s, 6m, 1h or 1h30m, "
+            "e.g. %clawdbot sim advance 6m\n"
+        )
+
+
+def test_ctrl_d_at_the_onboarding_prompt_cancels_without_a_traceback(ip, monkeypatch) -> None:
+    def ctrl_d(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", ctrl_d)
+    line(ip, "sim start")
+    _, captured = line(ip, "onboard --no-widget")
+    assert captured.stderr == "clawdbot: cancelled; nothing saved.\n"
+    assert "unexpected" not in captured.stdout + captured.stderr
+    line(ip, "sim stop")
+
+
+def test_an_empty_prompt_says_what_to_write_in_the_notebook(simulated) -> None:
+    _, captured = cell(simulated, "", "   ")
+    assert captured.stderr.startswith("clawdbot: The prompt is empty. Fix: write the prompt under %%clawdbot")
+    _, captured = line(simulated, "ask ''")
+    assert "ws.ask" not in captured.stderr and "%clawdbot ask" in captured.stderr
+
+
+def test_offline_names_the_host_and_what_to_check(ip, state_dir, monkeypatch) -> None:
+    line(
+        ip,
+        "onboard --non-interactive --auth-choice apiKey --anthropic-api-key $KEY".replace(
+            "$KEY", sim.DEMO_API_KEY
+        ),
+    )
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    _, captured = line(ip, "ask hello")
+    assert captured.stderr.startswith("clawdbot: Cannot reach the Anthropic API at 127.0.0.1:9 (")
+    assert "check the network connection and ANTHROPIC_BASE_URL is http://127.0.0.1:9" in captured.stderr
+    assert "%clawdbot sim start" in captured.stderr and captured.stderr.count("\n") == 1
+
+
+def test_ask_takes_the_options_of_the_cell_magic(simulated) -> None:
+    _, captured = line(simulated, "ask 'Keep {doc} as is' --raw --ttl none -o reply --stream-mode append")
+    reply = simulated.user_ns["reply"]
+    assert 'Simulated reply to: "Keep {doc} as is"' in captured.stdout  # append: plain text chunks
+    assert reply.verdict == "off" and reply.plan.ttl_applied == "none"
+    line(simulated, "ask 'Fill {doc}' -o reply --stream-mode final")
+    assert "A long, stable document" in simulated.user_ns["reply"].text
+
+
+# -- sandboxes never outlive their kernel ------------------------------------------------------------
+
+
+def test_a_kernel_that_exits_without_sim_stop_leaves_no_sandbox(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'clawdbot_nb')\n"
+        "ip.run_line_magic('clawdbot', 'sim start')\n"
+        "ip.run_line_magic('clawdbot', 'onboard --non-interactive --auth-choice apiKey "
+        "--anthropic-api-key $CLAWDBOT_SIM_API_KEY')\n"
+        "import os; print('SANDBOX', os.environ['CLAWDBOT_STATE_DIR'])\n"
+    )
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    sandbox = done.stdout.split("SANDBOX ")[1].strip()
+    assert sandbox.startswith(str(temp)) and "Saved anthropic:default" in done.stdout
+    assert list(temp.iterdir()) == []  # removed at exit, auth-profiles.json with it
+
+
+def test_sim_start_removes_the_sandboxes_of_dead_kernels(ip, tmp_path, monkeypatch) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"clawdbot-nb-sandbox-{gone.pid}-abc123"
+    live = tmp_path / f"clawdbot-nb-sandbox-{os.getppid()}-def456"  # a process that is alive
+    other = tmp_path / "clawdbot-nb-sandbox-notapid"
+    for folder in (stale, live, other):
+        (folder / "clawdbot").mkdir(parents=True)
+        (folder / "clawdbot" / "auth-profiles.json").write_text("{}")
+    line(ip, "sim start")
+    assert not stale.exists() and live.exists() and other.exists()
+    ours = [p for p in tmp_path.iterdir() if p.name.startswith(f"clawdbot-nb-sandbox-{os.getpid()}-")]
+    assert len(ours) == 1
+    line(ip, "sim stop")
+    assert not ours[0].exists()

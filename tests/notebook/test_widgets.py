@@ -1,6 +1,7 @@
 """The ipywidgets forms, driven from Python as a front-end would: values set through `set_state`
-(the path a typed value takes over the comm), buttons clicked, and the auth store on disk, the
-messages and the widget state checked afterwards. Secrets must never stay in a widget."""
+(the path a typed value takes over the comm), secrets sent as the password box's custom message
+on submit, buttons clicked, and the auth store on disk, the messages and the widget state checked
+afterwards. Secrets must never be in a widget."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from clawdbot_nb.state.cooldown import UsageStats
 from clawdbot_nb.state.credentials import TokenCredential
 from clawdbot_nb.state.onboarding import save_api_key
 from clawdbot_nb.state.wizard import WIZARD_CHOICES
+from tests.notebook.pages import html_table_rows
 from tests.state.fakes import ScriptedPrompter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +69,29 @@ def _fresh_world() -> Iterator[None]:
 def type_into(field: ipywidgets.Widget, value: str) -> None:
     """What a front-end does when the user types or pastes: a state update over the comm."""
     field.set_state({"value": value})
+
+
+def submit(field: ipywidgets.Widget, value: str) -> None:
+    """What the page does when the user presses a password box's button (or Enter): the box is
+    emptied in the browser and the value arrives once, as a custom comm message."""
+    field._handle_msg(
+        {
+            "content": {"data": {"method": "custom", "content": {"event": "submit", "value": value}}},
+            "buffers": [],
+        }
+    )
+
+
+def start_typing(field: ipywidgets.Widget) -> None:
+    """What the page sends when the user starts typing into a password box: the event, no value."""
+    field._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "typing"}}}, "buffers": []}
+    )
+
+
+def holds_no_secret(field: ipywidgets.Widget) -> bool:
+    """A password box has no synced value: what is typed never becomes widget state."""
+    return "value" not in field.keys and not any("value" in name for name in field.get_state())
 
 
 def store_json(agent: AgentState) -> dict[str, Any]:
@@ -143,13 +168,14 @@ def test_the_form_offers_the_three_choices_of_the_docs_and_shows_the_matching_pa
         "Claude Code CLI (reuse existing login)",
     ]
     assert form.panel.children == (form.api_key_panel,)
-    assert isinstance(form.api_key, ipywidgets.Password)
+    from clawdbot_nb.notebook.secret_field import SecretInput
+
+    assert isinstance(form.api_key, SecretInput) and isinstance(form.token, SecretInput)
     for choice, _, hint in WIZARD_CHOICES:
         form.choice.value = choice
         assert hint.split("`")[0] in form.hint.value
     form.choice.value = "token"
     assert form.panel.children == (form.token_panel,)
-    assert isinstance(form.token, ipywidgets.Password)
     assert isinstance(form.token_name, ipywidgets.Text) and isinstance(form.token_expiry, ipywidgets.Text)
     form.choice.value = "claude-cli"
     assert form.panel.children == (form.cli_panel,)
@@ -173,10 +199,9 @@ def test_the_form_displays_as_its_widget_with_a_plain_text_fallback(agent: Agent
 def test_an_api_key_is_saved_masked_and_the_field_is_blank_after_the_click(agent: AgentState) -> None:
     saved = []
     form = OnboardingForm(agent, on_saved=saved.append)
-    type_into(form.api_key, f'export ANTHROPIC_API_KEY="{API_KEY}"')
-    form.save_api_key_button.click()
+    submit(form.api_key, f'export ANTHROPIC_API_KEY="{API_KEY}"')
 
-    assert form.api_key.value == ""
+    assert holds_no_secret(form.api_key)
     assert store_json(agent)["profiles"]["anthropic:default"] == {
         "type": "api_key",
         "provider": "anthropic",
@@ -199,11 +224,10 @@ def test_a_wrong_api_key_is_refused_inline_and_still_cleared(
     agent: AgentState, pasted: str, message: str
 ) -> None:
     form = OnboardingForm(agent)
-    type_into(form.api_key, pasted)
-    form.save_api_key_button.click()
-    assert form.api_key.value == ""
+    submit(form.api_key, pasted)
+    assert holds_no_secret(form.api_key)
     assert f"✗ {message}" in form.message.value
-    assert "Fix:" in form.message.value
+    assert "Fix:" not in form.message.value and form.message.value.count("<div") == 2  # the fix: its own line
     assert store_json(agent)["profiles"] == {}
     assert form.result is None
 
@@ -215,23 +239,22 @@ def test_the_environment_key_is_offered_by_its_mask_only(
     form = OnboardingForm(agent)
     assert form.use_env is not None and form.use_env.value is True
     assert form.use_env.description == "Use ANTHROPIC_API_KEY from the environment (sk-ant-api03-…WXYZ)"
-    assert form.api_key.disabled
-    form.save_api_key_button.click()
+    assert form.api_key.input_disabled
+    submit(form.api_key, "")
     assert store_json(agent)["profiles"]["anthropic:default"]["key"] == API_KEY
     assert "sk-ant-api03-…WXYZ" in form.message.value
 
     form.use_env.value = False  # untick: paste another key instead
-    assert not form.api_key.disabled
+    assert not form.api_key.input_disabled
     other = API_KEY[:-4] + "OTHR"
-    type_into(form.api_key, other)
-    form.save_api_key_button.click()
+    submit(form.api_key, other)
     assert store_json(agent)["profiles"]["anthropic:default"]["key"] == other
 
 
 def test_without_the_environment_key_there_is_no_such_option(agent: AgentState) -> None:
     form = OnboardingForm(agent)
     assert form.use_env is None
-    assert form.api_key_panel.children == (form.api_key, form.save_api_key_button)
+    assert form.api_key_panel.children == (form.api_key,)
 
 
 # -- onboarding: setup-token ---------------------------------------------------------------------
@@ -251,9 +274,8 @@ def test_a_wrong_setup_token_gets_the_validators_message(
 ) -> None:
     form = OnboardingForm(agent)
     form.choice.value = "token"
-    type_into(form.token, pasted)
-    form.save_token_button.click()
-    assert form.token.value == ""
+    submit(form.token, pasted)
+    assert holds_no_secret(form.token)
     assert f"✗ {message}" in form.message.value
     assert store_json(agent)["profiles"] == {}
 
@@ -265,11 +287,10 @@ def test_a_setup_token_is_saved_under_its_named_profile_with_an_expiry(agent: Ag
     type_into(form.token_name, "Work Laptop")
     type_into(form.token_expiry, "365d")
     assert "Saves as anthropic:work-laptop, expiring in 365d." in form.token_target.value
-    type_into(form.token, SETUP_TOKEN)
     before = now_ms()
-    form.save_token_button.click()
+    submit(form.token, SETUP_TOKEN)
 
-    assert form.token.value == ""
+    assert holds_no_secret(form.token)
     stored = store_json(agent)["profiles"]["anthropic:work-laptop"]
     assert stored["type"] == "token" and stored["token"] == SETUP_TOKEN
     assert before + 365 * DAY_MS <= stored["expires"] <= now_ms() + 365 * DAY_MS
@@ -283,9 +304,8 @@ def test_a_bad_expiry_is_flagged_as_typed_and_refused_on_save(agent: AgentState)
     form.choice.value = "token"
     type_into(form.token_expiry, "next year")
     assert "✗ Invalid expiry 'next year'" in form.token_target.value
-    type_into(form.token, SETUP_TOKEN)
-    form.save_token_button.click()
-    assert form.token.value == ""
+    submit(form.token, SETUP_TOKEN)
+    assert holds_no_secret(form.token)
     assert "✗ Invalid expiry 'next year'" in form.message.value
     assert store_json(agent)["profiles"] == {}
 
@@ -351,8 +371,7 @@ def test_a_failing_on_saved_callback_is_reported_after_the_save(agent: AgentStat
         raise RuntimeError("listener broke")
 
     form = OnboardingForm(agent, on_saved=explode)
-    type_into(form.api_key, API_KEY)
-    form.save_api_key_button.click()
+    submit(form.api_key, API_KEY)
     assert "✓ Saved anthropic:default" in form.message.value
     assert "saved, but on_saved failed: unexpected RuntimeError: listener broke" in form.message.value
 
@@ -375,7 +394,9 @@ def test_the_table_shows_every_profile_masked(agent: AgentState) -> None:
         ("anthropic:spare", "sk-ant-api03-…SPAR"),
         ("anthropic:manual", "sk-ant-oat01-…ABCD"),
     ]:
-        assert f"<td>{pid}</td>" in table.table.value and mask in table.table.value
+        assert [pid, "api_key" if "api03" in mask else "token", mask] == html_table_rows(table.table.value)[
+            pid
+        ][:3]
     assert API_KEY not in table.table.value and SETUP_TOKEN not in table.table.value
     assert set(table.selector.options) == {"anthropic:default", "anthropic:spare", "anthropic:manual"}
     assert "round robin" in table.order_info.value
@@ -476,7 +497,7 @@ def test_an_unknown_id_in_the_order_is_one_error_line(agent: AgentState) -> None
     type_into(table.order, "anthropic:default, anthropic:nope")
     table.set_order_button.click()
     assert "✗ Not a stored anthropic profile: anthropic:nope" in table.message.value
-    assert "Fix:" in table.message.value
+    assert "Fix:" not in table.message.value and table.message.value.count("<div") == 2
     assert not store_json(agent).get("order")
 
 
@@ -598,7 +619,7 @@ def test_errors_are_one_line_in_the_form(workspace: Workspace) -> None:
     form.prompt.value = "   "
     form.send_button.click()
     assert form.message.value.count("✗") == 1
-    assert "✗ The prompt is empty. Fix:" in form.message.value
+    assert "✗ The prompt is empty." in form.message.value and "Fix:" not in form.message.value
     assert form.last_reply is None and not form.send_button.disabled
 
     form.prompt.value = "Hello"
@@ -738,21 +759,28 @@ def test_canary_secrets_never_reach_widget_state_messages_or_files_other_than_th
     monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY_ENV_KEY)
     cli_file = write_cli_login(now_ms() + 3_600_000, access=CANARY_CLI_ACCESS, refresh=CANARY_CLI_REFRESH)
     texts: list[str] = []  # every message and output as it was shown, click by click
-    password_values: list[str] = []
+    boxes_empty: list[bool] = []
 
     form = OnboardingForm(agent)
 
-    def click(button: ipywidgets.Button) -> None:
-        button.click()
-        password_values.extend([form.api_key.value, form.token.value])
+    def seen() -> None:
+        boxes_empty.extend([holds_no_secret(form.api_key), holds_no_secret(form.token)])
         texts.extend(w.value for w in (form.message, form.token_target, form.cli_status, form.hint))
 
+    def click(button: ipywidgets.Button) -> None:
+        button.click()
+        seen()
+
+    def send(field: ipywidgets.Widget, value: str) -> None:
+        start_typing(field)
+        submit(field, value)
+        seen()
+
     # API key: the environment's, then a token pasted as a key, an empty one, a pasted `export`.
-    click(form.save_api_key_button)
+    send(form.api_key, "")
     form.use_env.value = False
     for pasted in (CANARY_TOKEN, "", f"export ANTHROPIC_API_KEY='{CANARY_KEY}';"):
-        type_into(form.api_key, pasted)
-        click(form.save_api_key_button)
+        send(form.api_key, pasted)
     # setup-token: a key pasted as a token, a short one, a wrong prefix, a bad expiry, then good.
     form.choice.value = "token"
     for pasted, expiry in [
@@ -764,8 +792,7 @@ def test_canary_secrets_never_reach_widget_state_messages_or_files_other_than_th
     ]:
         type_into(form.token_name, "work")
         type_into(form.token_expiry, expiry)
-        type_into(form.token, pasted)
-        click(form.save_token_button)
+        send(form.token, pasted)
     # Claude Code CLI: described, then reused.
     form.choice.value = "claude-cli"
     click(form.look_again_button)
@@ -800,7 +827,7 @@ def test_canary_secrets_never_reach_widget_state_messages_or_files_other_than_th
     )
 
     # The flows did what they should, with masks in the messages.
-    assert password_values and set(password_values) == {""}
+    assert boxes_empty and all(boxes_empty)
     texts.append(form.use_env.description)
     joined = "\n".join(texts)
     for expected in (
@@ -847,30 +874,50 @@ def test_canary_secrets_never_reach_widget_state_messages_or_files_other_than_th
     assert CANARY_CLI_ACCESS in cli_file.read_text()
 
 
-def test_a_typed_secret_is_not_echoed_back_to_the_front_end(agent: AgentState, comm_log: list[Any]) -> None:
+def test_a_typed_secret_never_enters_widget_state_or_comes_back_to_the_front_end(
+    agent: AgentState, comm_log: list[Any]
+) -> None:
     def sent_to(widget: ipywidgets.Widget) -> str:
         return json.dumps([m for m in comm_log if m["comm_id"] == widget.model_id])
 
     plain = ipywidgets.Password()
     type_into(plain, CANARY_KEY)
-    assert CANARY_KEY in sent_to(plain)  # ipywidgets echoes what a front-end sends to every view
+    assert CANARY_KEY in json.dumps(plain.get_state())  # ipywidgets keeps what is typed in its model
+    plain.close()
 
     form = OnboardingForm(agent)
-    type_into(form.api_key, CANARY_KEY)
-    assert CANARY_KEY not in sent_to(form.api_key)
-    form.save_api_key_button.click()
-    assert form.api_key.value == ""
-    assert json.loads(sent_to(form.api_key))[-1]["data"] == {
-        "method": "update",
-        "state": {"value": ""},
-        "buffer_paths": [],
-    }
+    start_typing(form.api_key)
+    submit(form.api_key, CANARY_KEY)
+    assert store_json(agent)["profiles"]["anthropic:default"]["key"] == CANARY_KEY
+    assert holds_no_secret(form.api_key)
+    assert CANARY_KEY not in sent_to(form.api_key) and CANARY_KEY not in json.dumps(form.api_key.get_state())
+    # A state update from a front-end cannot smuggle one in either: there is no trait to hold it.
+    form.api_key.set_state({"value": CANARY_KEY})
+    assert CANARY_KEY not in json.dumps(ipywidgets.Widget.get_manager_state())
 
 
-def test_the_forms_use_core_widgets_only(agent: AgentState, workspace: Workspace) -> None:
+def test_typing_a_new_value_replaces_the_last_message(agent: AgentState) -> None:
+    form = OnboardingForm(agent)
+    submit(form.api_key, SETUP_TOKEN)
+    assert "✗" in form.message.value
+    start_typing(form.api_key)
+    assert form.message.value == ""
+    form.choice.value = "token"
+    type_into(form.token_expiry, "soon")
+    submit(form.token, SETUP_TOKEN)
+    assert "✗ Invalid expiry 'soon'" in form.message.value
+    type_into(form.token_expiry, "30d")
+    assert form.message.value == ""
+
+
+def test_the_forms_use_core_widgets_and_the_password_box_only(
+    agent: AgentState, workspace: Workspace
+) -> None:
+    from clawdbot_nb.notebook.secret_field import SecretInput
+
     core = {"@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"}
     for form in (OnboardingForm(agent), ProfilesTable(agent), PromptForm(workspace)):
-        made = form._created
+        made = [w for w in form._created if not isinstance(w, SecretInput)]
         assert len(made) > 5
         assert {w._model_module for w in made} <= core and {w._view_module for w in made} <= core
 
@@ -889,14 +936,16 @@ def test_a_notebook_that_onboards_through_the_form_saves_no_secret(
     cells = [
         "%load_ext clawdbot_nb",
         "import os\nform = %clawdbot onboard\nform",
-        "form.api_key.set_state({'value': os.environ['NB_SECRET_KEY']})\nform.save_api_key_button.click()\n"
-        "form.choice.value = 'token'\nform.token.set_state({'value': os.environ['NB_SECRET_KEY']})\n"
-        "form.save_token_button.click()\nprint(form.message.value)\n"
-        "form.token.set_state({'value': os.environ['NB_SECRET_TOKEN']})\nform.save_token_button.click()\n"
+        # The custom message the page sends on submit, delivered through the widget's comm handler.
+        "def submit(box, value):\n"
+        "    box._handle_msg({'content': {'data': {'method': 'custom', 'content': {'event': 'submit', "
+        "'value': value}}}, 'buffers': []})\n"
+        "submit(form.api_key, os.environ['NB_SECRET_KEY'])\n"
+        "form.choice.value = 'token'\nsubmit(form.token, os.environ['NB_SECRET_KEY'])\n"
+        "print(form.message.value)\nsubmit(form.token, os.environ['NB_SECRET_TOKEN'])\n"
         "print(form.message.value)",
         "%clawdbot profiles --manage",
-        # What the front-end holds for each widget is the kernel's state plus what it typed;
-        # the kernel's side must be clean (the typed side is blanked by the kernel's update).
+        # The kernel's widget state (what a front-end saves) must hold no secret.
         "import ipywidgets, json\nstate = json.dumps(ipywidgets.Widget.get_manager_state())\n"
         "print('secret in kernel widget state:', "
         "any(os.environ[n][13:-5] in state for n in ('NB_SECRET_KEY', 'NB_SECRET_TOKEN')))",
@@ -915,3 +964,14 @@ def test_a_notebook_that_onboards_through_the_form_saves_no_secret(
     for needle in NEEDLES:
         assert needle not in saved
     assert store_json(agent)["profiles"]["anthropic:default"]["token"] == CANARY_TOKEN
+
+
+def test_clear_cooldown_on_a_profile_without_one_changes_nothing(agent: AgentState) -> None:
+    _store_profiles(agent)
+    before = agent.store_file.path.read_bytes()
+    table = ProfilesTable(agent)
+    table.selector.value = "anthropic:spare"
+    table.clear_cooldown_button.click()
+    assert "anthropic:spare had no cooldown; nothing changed." in table.message.value
+    assert agent.store_file.path.read_bytes() == before  # no errorCount of 0 where there was none
+    assert "errorCount" not in json.dumps(store_json(agent).get("usageStats", {}))

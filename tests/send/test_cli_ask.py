@@ -43,7 +43,7 @@ def test_usage_table_json_csv_and_summary(capsys, server) -> None:
     run(capsys, "ask", "--system", LONG_SYSTEM, "one")
     run(capsys, "ask", "--system", LONG_SYSTEM, "one")
     code, out, _ = run(capsys, "usage")
-    assert code == 0 and "2 calls · hit ratio" in out
+    assert code == 0 and "2 calls · 1 hit · hit ratio" in out
     code, out, _ = run(capsys, "usage", "--json")
     rows = json.loads(out)
     assert [r["hit"] for r in rows] == [False, True] and rows[1]["cache_read_tokens"] > 1000
