@@ -17,6 +17,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 from typing import Any
@@ -32,19 +33,47 @@ def _run(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None) -> int
     return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
 
 
+#: pip's lines worth showing while it works (the rest is shown only when it fails).
+_PIP_PROGRESS = ("Collecting ", "Building ", "Installing collected packages", "Successfully installed")
+
+
+def _pip(*args: str, what: str) -> None:
+    """Run pip in .venv, saying what it is fetching and installing as it goes (a first install takes
+    a few minutes: JupyterLab, Playwright, pandas ...); its whole output only if it fails."""
+    print(f"dev.py: {what}", flush=True)
+    command = [str(PYTHON), "-m", "pip", *args, "--progress-bar", "off", "--disable-pip-version-check"]
+    started = time.monotonic()
+    lines: list[str] = []
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith(_PIP_PROGRESS):
+                text = line.strip()
+                print(f"dev.py:   {text[:150]}{'…' if len(text) > 150 else ''}", flush=True)
+    if process.returncode != 0:
+        sys.stdout.write("".join(lines))
+        sys.exit(f"dev.py: {what} failed (pip's output above)")
+    print(f"dev.py:   done in {time.monotonic() - started:.0f} s", flush=True)
+
+
 def ensure_venv() -> None:
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and PYTHON.exists():
         return
     if not PYTHON.exists():
-        print("dev.py: creating .venv", flush=True)
+        print("dev.py: creating .venv (the first time only)", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    print("dev.py: installing clawdbot_nb[dev] into .venv", flush=True)
-    quiet = ["-q"] if os.environ.get("CI") != "true" else []
-    if _run(PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
-        sys.exit("dev.py: could not upgrade pip in .venv")
-    if _run(PYTHON, "-m", "pip", "install", *quiet, "-e", ".[dev]") != 0:
-        sys.exit("dev.py: installing the package failed (see pip's message above)")
+    _pip("install", "--upgrade", "pip", what="upgrading pip in .venv")
+    _pip(
+        "install",
+        "-e",
+        ".[dev]",
+        what="installing clawdbot_nb[dev] into .venv (pyproject.toml changed or first run; "
+        "the first install takes a few minutes)",
+    )
     STAMP.write_text(wanted + "\n")
 
 

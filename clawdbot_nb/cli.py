@@ -36,6 +36,15 @@ def _registrars() -> list[Registrar]:
     return [*shared_registrars(), sim_cli.register]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clawdbot_nb")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 class SafeArgumentParser(argparse.ArgumentParser):
     """argparse echoes unknown arguments in its errors; a secret pasted there is masked first."""
 
@@ -52,6 +61,7 @@ def build_parser(prog: str = PROG, registrars: Sequence[Registrar] | None = None
         description="Claude from a notebook: Clawdbot-compatible auth profiles, cached prompts, usage.",
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in _registrars() if registrars is None else registrars:
         register(subparsers)
