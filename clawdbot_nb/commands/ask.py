@@ -1,20 +1,16 @@
 """`ask` and `usage`: cached prompts and the usage ledger from the command line.
 
 The usage tables fit an 80-column terminal (`--wide` shows every column); errors a user can
-cause (an empty prompt, no network) are one line with a fix in the words of the surface in use.
+cause (an empty prompt, a bad file) are one line with a fix in the words of the surface in use.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from clawdbot_nb.errors import ClawdbotError, UsageError, current_surface, fix_for
-
-DEFAULT_API_HOST = "api.anthropic.com"
+from clawdbot_nb.errors import UsageError, fix_for
 
 SUMMARY_KEYS = ("model", "profile_id", "ttl_applied", "cell", "agent", "session", "credential_type")
 
@@ -52,41 +48,7 @@ def check_prompt(prompt: str) -> str:
     return prompt
 
 
-def api_host(base_url: str | None = None) -> str:
-    """The host requests go to: `ANTHROPIC_BASE_URL`'s, else the Anthropic API's."""
-    url = os.environ.get("ANTHROPIC_BASE_URL") if base_url is None else base_url
-    if not url:
-        return DEFAULT_API_HOST
-    parts = urlsplit(url if "//" in url else f"//{url}")
-    return parts.netloc or url
-
-
-def explain_connection_error(error: BaseException) -> ClawdbotError | None:
-    """For a call that never reached the API (refused, no route, DNS): one line naming the host
-    and what to check. None for any other error."""
-    message = getattr(error, "message", "")
-    if not isinstance(error, ClawdbotError) or getattr(error, "status", None) is not None:
-        return None
-    if "Connection error" not in message:
-        return None
-    detail = message.split("Connection error", 1)[1].lstrip(":. ") or "no answer"
-    base = os.environ.get("ANTHROPIC_BASE_URL")
-    where = f"ANTHROPIC_BASE_URL is {base}" if base else "ANTHROPIC_BASE_URL is not set"
-    simulator = "%clawdbot sim start" if current_surface() == "magic" else "clawdbot-nb sim serve"
-    return ClawdbotError(
-        f"Cannot reach the Anthropic API at {api_host()} ({detail.rstrip('.')}).",
-        fix=f"check the network connection and {where}; to work offline, use the simulator ({simulator})",
-    )
-
-
 def _run_ask(args: argparse.Namespace) -> int:
-    try:
-        return _ask(args)
-    except ClawdbotError as error:
-        raise explain_connection_error(error) or error from None
-
-
-def _ask(args: argparse.Namespace) -> int:
     from clawdbot_nb.api.workspace import Workspace
 
     prompt = check_prompt(sys.stdin.read() if args.prompt == "-" else args.prompt)

@@ -96,11 +96,9 @@ def show_error(error: BaseException) -> None:
 
     Anything shaped like a key or token in the text is masked first.
     """
-    from clawdbot_nb.commands.ask import explain_connection_error
     from clawdbot_nb.errors import ClawdbotError
     from clawdbot_nb.state.redaction import redact
 
-    error = explain_connection_error(error) or error
     if isinstance(error, ClawdbotError):
         text = str(error)
     else:

@@ -170,9 +170,7 @@ class _Form:
         self.message.value = _line(_redact(text), kind)
 
     def _fail(self, error: BaseException) -> None:
-        from clawdbot_nb.commands.ask import explain_connection_error
-
-        self.message.value = _error_html(explain_connection_error(error) or error)
+        self.message.value = _error_html(error)
 
     def _clear_message(self, change: Any = None) -> None:
         """The last outcome goes as soon as the user changes a field: it was about the old value."""

@@ -61,8 +61,8 @@ def test_an_empty_prompt_says_how_to_give_one_on_the_command_line(capsys, agent)
 def test_offline_names_the_host_and_what_to_check(capsys, agent, monkeypatch) -> None:
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
     code, _, err = run(capsys, "ask", "hello")
-    assert code == 1 and err.startswith("clawdbot-nb: error: Cannot reach the Anthropic API at 127.0.0.1:9 (")
-    assert "ANTHROPIC_BASE_URL is http://127.0.0.1:9" in err and "clawdbot-nb sim serve" in err
+    assert code == 1 and err.startswith("clawdbot-nb: error: Cannot reach 127.0.0.1:9: ")
+    assert "check the network, or ANTHROPIC_BASE_URL" in err and "clawdbot-nb sim serve" in err
     assert "report the request id" not in err and err.count("\n") == 1
 
 
