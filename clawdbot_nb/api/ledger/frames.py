@@ -17,6 +17,7 @@ from clawdbot_nb.api.ledger.rows import (
     TOKEN_FIELDS,
     LedgerRow,
 )
+from clawdbot_nb.api.ledger.schema import column
 from clawdbot_nb.errors import ClawdbotError
 
 if TYPE_CHECKING:
@@ -60,36 +61,52 @@ FRAME_COLUMNS = (
 )
 
 
+class _WrongTypes(Exception):
+    """A stored value of the wrong type: read again with every value checked."""
+
+
 def calls_frame(ledger: Ledger, where: tuple[str, list[Any]]) -> pd.DataFrame:
     """The calls matching `where` (from `Ledger.where`), oldest first, indexed by row id.
 
     dtypes: `time` datetime64[ns, UTC]; counts Int64; money, ratios and timings float64 (NaN when
     unknown); `hit` and `stream` bool; names, ids and messages category; `request_id` string.
     """
+    try:
+        return _read_frame(ledger, where, checked=False)
+    except _WrongTypes:
+        # Another tool's write or a hand edit put text where a number belongs: read again with
+        # every value checked (slower), so such values read as missing.
+        return _read_frame(ledger, where, checked=True)
+
+
+def _read_frame(ledger: Ledger, where: tuple[str, list[Any]], *, checked: bool) -> pd.DataFrame:
     from clawdbot_nb.api.ledger.store import integer_sql, real_sql, text_sql
 
     clause, params = where
     integer_names = ("id", *INT_FIELDS, *LABEL_FIELDS)
-    # SQLite concatenates in C; NULL (or a stored value of the wrong type) becomes -1, so every
-    # integer column yields exactly one value per row.
+    as_int = integer_sql if checked else column
+    as_real = real_sql if checked else str
+    request_id = text_sql("request_id") if checked else "request_id"
+    # SQLite concatenates in C; NULL becomes -1, so every integer column yields exactly one value
+    # per row (a value of another type shows up as a count that does not match).
     concat = ", ".join(
-        "group_concat(id)" if name == "id" else f"group_concat(IFNULL({integer_sql(name)}, -1))"
+        "group_concat(id)" if name == "id" else f"group_concat(IFNULL({as_int(name)}, -1))"
         for name in integer_names
     )
-    request_ids = f"group_concat(IFNULL({text_sql('request_id')}, ''), '{_UNIT_SEPARATOR}')"
-    (joined_rows, reals, by_id), labels = ledger.read(
+    request_ids = f"group_concat(IFNULL({request_id}, ''), '{_UNIT_SEPARATOR}')"
+    (joined_rows, reals), labels = ledger.read(
         [
             (f"SELECT COUNT(*), {request_ids}, {concat} FROM calls{clause}", params),
-            (f"SELECT id, {', '.join(real_sql(r) for r in REAL_FIELDS)} FROM calls{clause}", params),
-            (f"SELECT id, {text_sql('request_id')} FROM calls{clause}", params),
+            (f"SELECT id, {', '.join(as_real(r) for r in REAL_FIELDS)} FROM calls{clause}", params),
         ]
     )
     count, joined_ids, *joined = joined_rows[0]
     ids = joined_ids.split(_UNIT_SEPARATOR) if count else []
     if len(ids) != count:
         # A request id holding the separator itself: take the exact path.
-        exact = dict(by_id)
-        ids = [exact[int(i)] or "" for i in (joined[0] or "").split(",") if i]
+        (exact,), _ = ledger.read([(f"SELECT id, {text_sql('request_id')} FROM calls{clause}", params)])
+        by_id = dict(exact)
+        ids = [by_id[int(i)] or "" for i in (joined[0] or "").split(",") if i]
     return _frame(count, dict(zip(integer_names, joined)), ids, reals, labels)
 
 
@@ -100,17 +117,33 @@ def _frame(
     reals: list[tuple[Any, ...]],
     labels: dict[int, str],
 ) -> pd.DataFrame:
+    import warnings
+
     import numpy as np
     import pandas as pd
 
     def parse(name: str) -> np.ndarray:
         text = joined[name]
-        return np.fromstring(text, dtype=np.int64, sep=",") if text else np.empty(0, dtype=np.int64)
+        if not text:
+            return np.empty(0, dtype=np.int64)
+        try:
+            with warnings.catch_warnings():
+                # numpy warns, or raises, when a value is not an integer ("could not be read to its end")
+                warnings.simplefilter("error", DeprecationWarning)
+                values = np.fromstring(text, dtype=np.int64, sep=",")
+        except (DeprecationWarning, ValueError):
+            raise _WrongTypes(name) from None
+        if values.size != count:
+            raise _WrongTypes(name)
+        return values
 
     ints = {name: parse(name) for name in joined}
     # numpy turns SQL NULL (None) into NaN in a float field.
     real_type = np.dtype([("id", np.int64), *((name, np.float64) for name in REAL_FIELDS)])
-    floats = np.fromiter(reals, dtype=real_type, count=count)
+    try:
+        floats = np.fromiter(reals, dtype=real_type, count=count)
+    except (TypeError, ValueError):
+        raise _WrongTypes("reals") from None
     # SQLite does not promise the order of group_concat, so both queries are put in id order and
     # checked against each other, then sorted by time.
     by_id = np.argsort(ints["id"], kind="stable")
