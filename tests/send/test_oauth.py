@@ -72,6 +72,22 @@ def test_a_401_with_a_locally_valid_token_forces_one_refresh(workspace, agent, s
     assert agent.store_file.load().get("anthropic:me").access != login.access_token
 
 
+def test_a_401_on_an_oauth_profile_with_another_behind_it_still_refreshes(
+    workspace, agent, simulator, login
+) -> None:
+    """The fail-fast attempt (another profile follows) keeps the SDK's one forced-refresh retry."""
+    from tests.send.conftest import set_order, store_api_key
+
+    store_oauth(agent, login.access_token, login.refresh_token, now_ms() + 3_600_000)
+    store_api_key(agent, sim.DEMO_API_KEY, "anthropic:default")
+    set_order(agent, "anthropic:me", "anthropic:default")
+    workspace.ask("warm up")
+    simulator.expire(login.access_token)
+    reply = workspace.ask("hi")
+    assert reply.profile == "anthropic:me" and reply.attempts == ()
+    assert refresh_calls(simulator) == 1
+
+
 def test_refresh_failure_gives_the_docs_message_and_cools_down(workspace, agent, simulator) -> None:
     store_oauth(agent, "sk-ant-oat01-" + "x" * 60, "sk-ant-ort01-spent-" + "y" * 50, now_ms() - 1000)
     with pytest.raises(ClawdbotError) as info:
