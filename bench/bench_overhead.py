@@ -86,7 +86,8 @@ def _compare(label: str, raw_call, our_call) -> tuple[float, float]:
         )
     ratio, overhead = statistics.median(ratios), statistics.median(overheads)
     print(
-        f"median over {ROUNDS} rounds of {CALLS} calls: {ratio:.3f}x, {overhead:.0f} us a call (goal <= 1.05x)"
+        f"median over {ROUNDS} rounds of {CALLS} calls: {ratio:.3f}x, "
+        f"{overhead:.0f} us a call (goal <= 1.05x)"
     )
     return ratio, overhead
 
