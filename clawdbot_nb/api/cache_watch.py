@@ -4,120 +4,88 @@
 body), `began` when its response starts (the moment its cache writes become visible, reference
 §3.3), `finish` with the usage it reported. From the fingerprints of `cache_prints` and the
 usage it keeps one `CacheEntry` per written breakpoint and scope — when written and last read,
-TTL, tokens, hits, what it saved — and `finish` returns a `CallReport` whose `why_miss` names,
-through the pure `explain`, the cause of a write where an earlier call could have hit:
+TTL, tokens, hits, what it saved — and `finish` returns a `CallReport` whose `why_miss` comes
+from the pure `cache_explain.explain`. `advise_ttl` is `ttl="auto"`: it predicts what a planned
+request will read and write, and asks `ttl_policy.choose_ttl` with the agent's use history.
 
-- `in_flight`: the earlier write had not started its response when this call was sent;
-- `expired`: the entry outlived its TTL ("gap 7 min > 5 min");
-- `beyond_lookback`: the entry is alive but more than 20 blocks before every breakpoint;
-- `scope_changed`: the prefix was cached under another model, credential kind or organisation;
-- `prefix_changed`: an earlier block changed (which one, the first differing character, and a
-  redacted excerpt when it is not a secret), or a setting that invalidates part of the prefix;
-- `under_minimum`: the marked prefix (or the part shared with earlier calls) is under the
-  model's minimum cacheable length, so it never was cached;
-- `not_found`: everything says the entry should have been read, yet it was not (evicted early,
-  or another organisation or workspace than known).
-
-The watch holds no text: prints, digests, token counts and times only. It does no I/O.
+With a `CacheWatchStore` the state survives a kernel restart and is shared by every kernel of
+the agent: each decision first reloads what another process committed. Without one, it lives in
+memory. Either way it holds no prompt text: prints, digests, token counts and times.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
-from clawdbot_nb.api.cache_prints import (
-    PrefixDivergence,
-    RequestPrint,
-    block_text,
-    common_positions,
-    compare_text,
-    divergence,
-    fingerprint,
+from clawdbot_nb.api.cache_explain import (
+    BEYOND_LOOKBACK,
+    CAUSES,
+    EXPIRED,
+    IN_FLIGHT,
+    NOT_FOUND,
+    PREFIX_CHANGED,
+    SCOPE_CHANGED,
+    UNDER_MINIMUM,
+    CacheEntry,
+    MissCause,
+    PastCall,
+    Scope,
+    clock_time,
+    explain,
+    format_duration,
+    walk_lookup,
 )
-from clawdbot_nb.api.cache_rules import LOOKBACK_BLOCKS, TTL_SECONDS, entry_alive
+from clawdbot_nb.api.cache_prints import BreakpointPrint, RequestPrint, fingerprint
+from clawdbot_nb.api.cache_rules import TTL_SECONDS
 from clawdbot_nb.api.pricing import ModelPrices, UsageCounts
+from clawdbot_nb.api.ttl_policy import (
+    Evidence,
+    PriceRatios,
+    TtlChoice,
+    UseHistory,
+    choose_for_request,
+    choose_ttl,
+    turn_reuse,
+)
 
-EXPIRED = "expired"
-PREFIX_CHANGED = "prefix_changed"
-SCOPE_CHANGED = "scope_changed"
-IN_FLIGHT = "in_flight"
-UNDER_MINIMUM = "under_minimum"
-BEYOND_LOOKBACK = "beyond_lookback"
-NOT_FOUND = "not_found"
-CAUSES = (IN_FLIGHT, EXPIRED, BEYOND_LOOKBACK, SCOPE_CHANGED, PREFIX_CHANGED, UNDER_MINIMUM, NOT_FOUND)
+__all__ = [
+    "BEYOND_LOOKBACK",
+    "CAUSES",
+    "EXPIRED",
+    "IN_FLIGHT",
+    "NOT_FOUND",
+    "PREFIX_CHANGED",
+    "SCOPE_CHANGED",
+    "UNDER_MINIMUM",
+    "CacheEntry",
+    "CacheWatch",
+    "CallReport",
+    "CallTicket",
+    "MissCause",
+    "PastCall",
+    "Scope",
+    "TimelineEvent",
+    "format_duration",
+]
 
 #: Calls remembered for explaining later ones, and entries kept after they expire.
 HISTORY_CALLS = 64
 MAX_ENTRIES = 1024
 #: Expired entries are forgotten this long after their expiry.
 FORGET_AFTER_S = 24 * 3600.0
+#: Recent last-turn entries that say whether this agent's new turns get read again.
+TURN_SAMPLE = 20
 _PER_TOKEN = 1e-6
-_TTL_WORDS = {"5m": "5 min", "1h": "1 h"}
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """What a cache entry is isolated by (reference §3.1), as far as the client knows it."""
-
-    model: str
-    credential: str  # api_key | token | oauth
-    organization: str | None = None
-    workspace: str | None = None
-
-    def difference(self, other: Scope) -> tuple[str, str, str] | None:
-        """(field, this value, other value) of the first field that differs; None if equal."""
-        for name in ("model", "credential", "organization", "workspace"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine != theirs and not (name in ("organization", "workspace") and None in (mine, theirs)):
-                return name, str(mine), str(theirs)
-        return None
-
-
-@dataclass
-class CacheEntry:
-    """One prefix the agent's calls wrote at a breakpoint."""
-
-    scope: Scope
-    prefix: bytes
-    position: int
-    area: str  # tools | system | message n
-    location: str
-    tokens: int
-    ttl: str
-    written_at: float
-    last_used: float
-    hits: int = 0
-    saved_usd: float = 0.0
-    writer: int = 0
-    #: Event number at which the writing response began (entries are visible from then on).
-    visible_after: int | None = None
-
-    @property
-    def expires_at(self) -> float:
-        return self.last_used + TTL_SECONDS[self.ttl]
-
-    def alive(self, at: float) -> bool:
-        return entry_alive(at - self.last_used, self.ttl)
-
-
-@dataclass(frozen=True, slots=True)
-class PastCall:
-    """What the watch remembers of a finished call."""
-
-    call: int
-    print: RequestPrint
-    scope: Scope
-    sent_at: float
-    written: tuple[int, ...]  # positions it wrote
-    hit: int  # deepest position read, -1 for none
+_NO_EVIDENCE = Evidence()
 
 
 @dataclass
@@ -131,26 +99,7 @@ class CallTicket:
     scope: Scope
     params: dict[str, Any] = field(repr=False)
     began_seq: int | None = None
-
-
-@dataclass(frozen=True)
-class MissCause:
-    """Why a call wrote (or cached nothing) where it could have read."""
-
-    code: str
-    summary: str  # short, for the footer
-    detail: str  # a sentence with the specifics and what to do
-    location: str | None = None
-    missed_tokens: int = 0
-    offset: int | None = None
-    offset_exact: bool = False
-    excerpt: str | None = None
-    previous_excerpt: str | None = None
-    gap_s: float | None = None
-    ttl: str | None = None
-
-    def __str__(self) -> str:
-        return self.summary
+    began_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -173,316 +122,38 @@ class CallReport:
     refreshed: tuple[CacheEntry, ...]
 
 
-# ---------------------------------------------------------------------------------------------
-# Words
+def shared_breakpoint(printed: RequestPrint) -> BreakpointPrint | None:
+    """The last breakpoint before the new user turn (tools, system, an earlier turn): what later
+    calls share. None when every breakpoint is in the new turn."""
+    shared = [bp for bp in printed.breakpoints if bp.position < printed.last_turn_start]
+    return shared[-1] if shared else None
 
 
-def format_duration(seconds: float) -> str:
-    """`45 s`, `7 min`, `5.5 min`, `1.5 h`: short and readable in a footer."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    minutes = seconds / 60
-    if minutes < 10:
-        return f"{minutes:.1f}".rstrip("0").rstrip(".") + " min"
-    if minutes < 120:
-        return f"{minutes:.0f} min"
-    return f"{seconds / 3600:.1f}".rstrip("0").rstrip(".") + " h"
-
-
-def clock_time(at: float) -> str:
-    return datetime.fromtimestamp(at).strftime("%H:%M")
-
-
-def _setting_words(value: Any) -> str:
-    if isinstance(value, tuple) and value and all(isinstance(p, tuple) and len(p) == 2 for p in value):
-        return "{" + ", ".join(f"{k}: {_setting_words(v)}" for k, v in value) + "}"
-    return repr(value)
-
-
-# ---------------------------------------------------------------------------------------------
-# The pure explanation
-
-
-def _windows_reach(current: RequestPrint, position: int) -> bool:
-    return any(bp.position - LOOKBACK_BLOCKS < position <= bp.position for bp in current.breakpoints)
-
-
-def _scope_cause(field_name: str, mine: str, theirs: str, location: str, tokens: int) -> MissCause:
-    words = {
-        "model": ("different model", f"cached for {theirs}; entries are per model"),
-        "credential": (
-            "different credential kind",
-            f"cached with a {theirs} credential; this call used {mine}",
-        ),
-        "organization": ("different organisation", f"cached in organisation {theirs}"),
-        "workspace": ("different workspace", f"cached in workspace {theirs}"),
-    }[field_name]
-    extra = ""
-    if field_name == "credential" and "api_key" in (mine, theirs):
-        extra = (
-            " (OAuth/setup-token calls start the system prompt with the Claude Code identity block, "
-            "so they share no prefix with API-key calls)"
-        )
-    return MissCause(
-        SCOPE_CHANGED,
-        f"{words[0]}: {words[1].split(';')[0]}",
-        f"The {location} prefix ({tokens:,} tokens) was {words[1]}{extra}. Caches are kept per "
-        "organisation, workspace and model: use the same profile and model to read it.",
-        location=location,
-        missed_tokens=tokens,
-    )
-
-
-def _prefix_cause(
-    current: RequestPrint,
-    params: dict[str, Any],
-    earlier: PastCall,
-    split: PrefixDivergence,
-    key: bytes,
-) -> MissCause | None:
-    """The `prefix_changed` cause for `current` against `earlier`, or None when the two simply
-    are different prompts (a block replaced by an unrelated one)."""
-    when = clock_time(earlier.sent_at)
-    missed = max((earlier.print.cumulative(q) for q in earlier.written if q >= split.position), default=0)
-    if split.what == "settings":
-        return MissCause(
-            PREFIX_CHANGED,
-            f"prefix changed: {split.setting} changed",
-            f"{split.setting} changed from {_setting_words(split.old_value)} to "
-            f"{_setting_words(split.new_value)} since the call at {when}; it invalidates the cache from "
-            f"{current.blocks[split.position].area} on. Keep request settings the same between calls.",
-            location=split.location,
-            missed_tokens=missed,
-        )
-    location = split.location
-    if split.what in ("inserted", "removed", "moved"):
-        verb = {"inserted": "was added", "removed": "was removed before it", "moved": "moved"}[split.what]
-        if split.what == "removed":
-            location = earlier.print.blocks[split.position].location
-            summary = f"prefix changed: {location} removed"
-            sentence = f"{location} of the call at {when} is gone"
-        else:
-            summary = f"prefix changed: {location} {verb}"
-            sentence = f"{location} {verb} since the call at {when}"
-        return MissCause(
-            PREFIX_CHANGED,
-            summary,
-            f"{sentence}, so every later block is a new prefix. Add new blocks after the cached ones.",
-            location=location,
-            missed_tokens=missed,
-        )
-    block = current.blocks[split.position]
-    old_block = earlier.print.blocks[split.position]
-    text = block_text(params, block.path)
-    difference = compare_text(old_block.text, text, key) if text is not None else None
-    if difference is None or not difference.edited:
-        return None
-    where = f"char {difference.offset:,}" if difference.exact else f"near char {difference.offset:,}"
-    summary = f"prefix changed: {location}, {where}"
-    excerpt = difference.new_excerpt
-    if difference.old_excerpt is not None and excerpt and "…" not in excerpt:
-        # Both are short spans (e.g. a time): the change itself fits in the footer.
-        summary += f" ({difference.old_excerpt!r} → {excerpt!r})"
-    detail = f"{location} differs from the call at {when} from {where}"
-    if excerpt:
-        detail += f": now {excerpt!r}"
-        if difference.old_excerpt is not None:
-            detail += f", was {difference.old_excerpt!r}"
-    elif text is not None:
-        detail += " (excerpt withheld: it holds a secret)"
-    detail += (
-        ". Everything from there on is a new prefix; move changing parts (times, counters) after "
-        "the cached blocks, e.g. into the question."
-    )
-    return MissCause(
-        PREFIX_CHANGED,
-        summary,
-        detail,
-        location=location,
-        missed_tokens=missed,
-        offset=difference.offset,
-        offset_exact=difference.exact,
-        excerpt=excerpt,
-        previous_excerpt=difference.old_excerpt,
-    )
-
-
-def explain(
-    current: RequestPrint,
-    params: dict[str, Any],
-    scope: Scope,
-    usage: UsageCounts,
-    *,
-    sent_at: float,
-    sent_seq: int,
-    entries: Iterable[CacheEntry],
-    history: Sequence[PastCall],
-    minimum: int | None,
-    key: bytes,
-) -> MissCause | None:
-    """Why `current` (sent at `sent_at`, event number `sent_seq`) wrote or cached nothing where
-    an earlier call could have let it read; None on a hit, a first write, or caching off.
-
-    `entries` and `history` are the watch's knowledge before this call; `params` is the body
-    sent (only to locate a change inside a block; nothing of it is kept).
-    """
-    if not current.breakpoints:
-        return None
-    written = usage.cache_write_tokens
-    read = usage.cache_read_tokens
-    if written == 0:
-        if read > 0:
-            return None
-        largest = max(current.cumulative(bp.position) for bp in current.breakpoints)
-        model = current.model
-        if minimum is not None and largest < minimum:
-            return MissCause(
-                UNDER_MINIMUM,
-                f"under minimum: ~{largest:,} < {minimum:,} tokens",
-                f"Nothing was cached: the longest marked prefix is about {largest:,} tokens, under the "
-                f"{minimum:,}-token minimum of {model}. A longer system prompt or context fixes it.",
-                location=current.blocks[current.breakpoints[-1].position].area,
-            )
-        return MissCause(
-            UNDER_MINIMUM,
-            "nothing cached: under the API's minimum?",
-            f"The API cached nothing although the longest marked prefix is about {largest:,} tokens by "
-            f"our estimate; by the API's count it is probably under {model}'s minimum.",
-        )
-
-    hit = current.position_of_tokens(read) if read else -1
-    last_mark = max(bp.position for bp in current.breakpoints)
-
-    # 1. An entry the watch knows holds a deeper prefix of this very request.
-    by_prefix: dict[bytes, list[CacheEntry]] = {}
-    for entry in entries:
-        by_prefix.setdefault(entry.prefix, []).append(entry)
-    for position in range(last_mark, hit, -1):
-        found = by_prefix.get(current.blocks[position].prefix)
-        if not found:
-            continue
-        tokens = current.cumulative(position)
-        area = current.blocks[position].area
-        same = [e for e in found if e.scope.difference(scope) is None]
-        if not same:
-            other = max(found, key=lambda e: e.last_used)
-            difference = scope.difference(other.scope)
-            assert difference is not None
-            return _scope_cause(*difference, area, tokens)
-        entry = max(same, key=lambda e: e.last_used)
-        if entry.visible_after is None or entry.visible_after > sent_seq:
-            return MissCause(
-                IN_FLIGHT,
-                "in flight: a parallel call was still writing it",
-                f"An earlier call wrote the same {area} prefix ({tokens:,} tokens), but its response had "
-                "not begun when this one was sent, so both paid for the write. Send one call, wait for "
-                "its first token, then fan out.",
-                location=area,
-                missed_tokens=tokens,
-            )
-        if entry.last_used <= sent_at and not entry.alive(sent_at):
-            gap = sent_at - entry.last_used
-            ttl_words = _TTL_WORDS[entry.ttl]
-            fix = "ttl='1h' keeps it for an hour" if entry.ttl == "5m" else "an entry lives 1 h at most"
-            return MissCause(
-                EXPIRED,
-                f"expired: gap {format_duration(gap)} > {ttl_words}",
-                f"The {area} entry ({tokens:,} tokens, TTL {entry.ttl}) was last used at "
-                f"{clock_time(entry.last_used)}; this call came {format_duration(gap)} later, past its "
-                f"{ttl_words} lifetime ({fix}).",
-                location=area,
-                missed_tokens=tokens,
-                gap_s=gap,
-                ttl=entry.ttl,
-            )
-        if not _windows_reach(current, position):
-            nearest = min(
-                (bp.position for bp in current.breakpoints if bp.position >= position), default=None
-            )
-            span = (nearest - position + 1) if nearest is not None else None
-            where = current.blocks[nearest].location if nearest is not None else "the last breakpoint"
-            return MissCause(
-                BEYOND_LOOKBACK,
-                f"beyond lookback: {span} blocks back (max {LOOKBACK_BLOCKS})",
-                f"The cached prefix ending at {current.blocks[position].location} is {span} blocks back "
-                f"from the nearest breakpoint ({where}); the API looks back {LOOKBACK_BLOCKS} blocks. "
-                "Mark a block within 20 of it (fewer breakpoints of your own leave the planner a slot).",
-                location=area,
-                missed_tokens=tokens,
-            )
-        return MissCause(
-            NOT_FOUND,
-            "not found: evicted early or another workspace",
-            f"The {area} entry ({tokens:,} tokens) should still be alive, yet the API did not read it: "
-            "it was evicted early, or this profile reaches another organisation or workspace.",
-            location=area,
-            missed_tokens=tokens,
-        )
-
-    # 2. An earlier call cached a deeper prefix that this one's changed blocks no longer match.
-    best: tuple[int, int, PastCall, PrefixDivergence] | None = None
-    for earlier in history:
-        split = divergence(earlier.print, current)
-        if split is None or split.position <= hit:
-            continue
-        if not any(q >= split.position for q in earlier.written):
-            continue
-        in_new_turn = split.position >= current.last_turn_start and split.what != "settings"
-        if in_new_turn:
-            continue
-        rank = (split.position, earlier.call)
-        if best is None or rank > best[:2]:
-            best = (split.position, earlier.call, earlier, split)
-    if best is not None:
-        _, _, earlier, split = best
-        cause = _prefix_cause(current, params, earlier, split, key)
-        if cause is not None:
-            difference = scope.difference(earlier.scope)
-            if difference is not None:
-                return _scope_cause(*difference, cause.location or "", cause.missed_tokens)
-            return cause
-
-    # 3. The part shared with earlier calls is too short to be cached on its own.
-    if minimum is not None:
-        for earlier in reversed(history):
-            if earlier.scope.difference(scope) is not None:
-                continue
-            shared = common_positions(earlier.print, current)
-            if shared == 0:
-                continue
-            marks = [bp for bp in current.breakpoints if bp.position < shared]
-            if marks and current.cumulative(marks[-1].position) < minimum:
-                tokens = current.cumulative(marks[-1].position)
-                area = current.blocks[marks[-1].position].area
-                return MissCause(
-                    UNDER_MINIMUM,
-                    f"under minimum: shared {area} ~{tokens:,} < {minimum:,}",
-                    f"The part this call shares with the call at {clock_time(earlier.sent_at)} ({area}, "
-                    f"about {tokens:,} tokens) is under the {minimum:,}-token minimum of "
-                    f"{current.model}, so it is never cached on its own and each new question writes "
-                    "everything again. A longer shared prefix fixes it.",
-                    location=area,
-                    missed_tokens=tokens,
-                )
-            break
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# The stateful watch
+def use_key(printed: RequestPrint) -> bytes | None:
+    """The prefix whose uses `ttl="auto"` counts: the shared breakpoint's, else the last one's."""
+    point = shared_breakpoint(printed) or (printed.breakpoints[-1] if printed.breakpoints else None)
+    return printed.blocks[point.position].prefix if point is not None else None
 
 
 class CacheWatch:
     """The cache entries of one agent's calls, and the explanation of each call's misses.
 
     Thread-safe: calls may run in parallel. `clock` gives the time used when a method is not
-    told `at` (the simulator's virtual clock in tests, the wall clock otherwise).
+    told `at` (the simulator's virtual clock in tests, the wall clock otherwise). `store`
+    (a `cache_store.CacheWatchStore`) keeps the state on disk and shares it between kernels.
     """
 
-    def __init__(self, *, key: bytes | None = None, clock: Callable[[], float] = time.time) -> None:
-        self.key = key if key is not None else os.urandom(16)
+    def __init__(
+        self,
+        *,
+        key: bytes | None = None,
+        clock: Callable[[], float] = time.time,
+        store: Any = None,
+    ) -> None:
+        self.store = store
+        self.key = store.key if store is not None else (key if key is not None else os.urandom(16))
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._events = itertools.count(1)
         self._calls = itertools.count(1)
         self._entries: dict[tuple[Scope, bytes], CacheEntry] = {}
@@ -490,6 +161,81 @@ class CacheWatch:
         self._timeline: list[TimelineEvent] = []
         #: Entries replaced after expiring, or forgotten: kept for views of the session.
         self._retired: deque[CacheEntry] = deque(maxlen=MAX_ENTRIES)
+        self._uses = UseHistory()
+        #: What the call being finished added, for the store.
+        self._new_events: list[TimelineEvent] = []
+        self._new_retired: list[CacheEntry] = []
+
+    # -- the store -------------------------------------------------------------------------------
+
+    def _store_failed(self, error: Exception) -> None:
+        warnings.warn(
+            f"clawdbot_nb: the cache watch file {self.store.path} failed ({error}); cache entries are "
+            "followed in memory only from now on. Fix: check the disk, or move the file aside.",
+            stacklevel=4,
+        )
+        self.store = None
+
+    def _sync(self) -> None:
+        """Reload the agent's state when another process changed it (called under the lock)."""
+        if self.store is None:
+            return
+        try:
+            if not self.store.changed():
+                return
+            state = self.store.load()
+        except Exception as error:  # a broken file must never break a call
+            self._store_failed(error)
+            return
+        from clawdbot_nb.api.cache_store import print_from_json
+
+        self._entries.clear()
+        self._retired.clear()
+        for row in state.entries:
+            entry = _entry_from_row(row)
+            if row["retired"]:
+                self._retired.append(entry)
+            else:
+                key = (entry.scope, entry.prefix)
+                previous = self._entries.get(key)
+                if previous is not None:
+                    self._retired.append(previous)
+                self._entries[key] = entry
+        self._history.clear()
+        for row in state.calls:
+            scope = Scope(row["model"], row["credential"], row["organization"], row["workspace"])
+            written = tuple(json.loads(row["written"]))
+            printed = print_from_json(row["print"])
+            self._history.append(PastCall(-row["id"], printed, scope, row["sent_at"], written, row["hit"]))
+        self._uses = UseHistory()
+        for row in state.uses:
+            self._uses.record(bytes(row["prefix"]), row["at"])
+        self._timeline = [
+            TimelineEvent(
+                row["at"], row["kind"], row["area"], row["location"], row["tokens"], row["ttl"], row["model"],
+                bytes(row["entry"]),
+            )
+            for row in state.events
+        ]  # fmt: skip
+
+    def _persist(
+        self,
+        entries: list[CacheEntry],
+        call: dict[str, Any] | None,
+        uses: list[tuple[bytes, float]],
+        events: list[TimelineEvent],
+    ) -> None:
+        if self.store is None:
+            return
+        retired = {id(e) for e in self._new_retired}
+        rows = [_entry_row(e, retired=id(e) in retired) for e in entries]
+        try:
+            self.store.write(entries=rows, call=call, uses=uses, events=[_event_row(e) for e in events])
+        except Exception as error:
+            self._store_failed(error)
+            return
+        for entry, row in zip(entries, rows, strict=True):
+            entry.id = row["id"]
 
     # -- following calls ---------------------------------------------------------------------------
 
@@ -506,11 +252,12 @@ class CacheWatch:
                 params,
             )
 
-    def began(self, ticket: CallTicket) -> None:
+    def began(self, ticket: CallTicket, *, at: float | None = None) -> None:
         """Its response began: what it writes is visible to calls sent from now on."""
         with self._lock:
             if ticket.began_seq is None:
                 ticket.began_seq = next(self._events)
+                ticket.began_at = self.clock() if at is None else at
 
     def finish(
         self,
@@ -519,11 +266,17 @@ class CacheWatch:
         *,
         prices: ModelPrices | None = None,
         minimum: int | None = None,
+        record: dict[str, Any] | None = None,
     ) -> CallReport:
-        """The call succeeded with `usage`: explain it, then update the entries it read and wrote."""
+        """The call succeeded with `usage`: explain it, then update the entries it read and wrote.
+
+        `record` adds fields to the stored call (request_id, ttl_requested, ttl_applied,
+        output_tokens, cost_usd) for the what-if replays.
+        """
         self.began(ticket)
         current, scope, at = ticket.print, ticket.scope, ticket.sent_at
         with self._lock:
+            self._sync()
             why = explain(
                 current,
                 ticket.params,
@@ -538,47 +291,63 @@ class CacheWatch:
             )
             read = usage.cache_read_tokens
             hit = current.position_of_tokens(read) if read else -1
+            self._new_events, self._new_retired = [], []
             refreshed = self._refresh(ticket, hit, prices)
             written = self._write(ticket, usage, hit, minimum, prices)
-            self._history.append(
-                PastCall(
-                    ticket.call,
-                    current,
-                    scope,
-                    at,
-                    tuple(e.position for e in written),
-                    hit,
-                )
-            )
+            past = PastCall(ticket.call, current, scope, at, tuple(e.position for e in written), hit)
+            self._history.append(past)
             self._forget(at)
+            key = use_key(current)
+            uses = [(key, at)] if key is not None else []
+            for prefix, when in uses:
+                self._uses.record(prefix, when)
+            touched = list({id(e): e for e in [*refreshed, *written, *self._new_retired]}.values())
+            self._persist(touched, self._call_row(past, usage, record or {}), uses, self._new_events)
             ticket.params = {}
-            return CallReport(
-                why, hit, tuple(replace(e) for e in written), tuple(replace(e) for e in refreshed)
-            )
+            copies = tuple(replace(e) for e in written), tuple(replace(e) for e in refreshed)
+            return CallReport(why, hit, *copies)
 
     def fail(self, ticket: CallTicket) -> None:
         """The call failed: nothing was read or written."""
         ticket.params = {}
 
+    @staticmethod
+    def _call_row(past: PastCall, usage: UsageCounts, record: dict[str, Any]) -> dict[str, Any]:
+        from clawdbot_nb.api.cache_store import print_to_json, shape_to_json
+
+        row = {
+            "sent_at": past.sent_at,
+            "model": past.scope.model,
+            "credential": past.scope.credential,
+            "organization": past.scope.organization,
+            "workspace": past.scope.workspace,
+            "print": print_to_json(past.print.without_marks()),
+            "shape": shape_to_json(past.print),
+            "written": json.dumps(list(past.written)),
+            "hit": past.hit,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_5m_tokens": usage.cache_write_5m_tokens,
+            "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+        }
+        for name in ("request_id", "ttl_requested", "ttl_applied", "cost_usd"):
+            if name in record:
+                row[name] = record[name]
+        return row
+
     def _refresh(self, ticket: CallTicket, hit: int, prices: ModelPrices | None) -> list[CacheEntry]:
         """Entries this call read: per breakpoint, the first live entry walking back (as the API)."""
         if hit < 0:
             return []
-        current, at = ticket.print, ticket.sent_at
-        found: list[CacheEntry] = []
-        deepest = -1
-        for bp in current.breakpoints:
-            for position in range(bp.position, max(bp.position - LOOKBACK_BLOCKS + 1, 0) - 1, -1):
-                if position <= deepest:
-                    break
-                if position > hit:  # the API read no deeper than `hit`
-                    continue
-                entry = self._entries.get((ticket.scope, current.blocks[position].prefix))
-                if entry is not None and entry.alive(at):
-                    found.append(entry)
-                    deepest = position
-                    break
-        found.sort(key=lambda e: e.position)
+        current, at, scope = ticket.print, ticket.sent_at, ticket.scope
+
+        def live(position: int) -> bool:
+            entry = self._entries.get((scope, current.blocks[position].prefix))
+            return entry is not None and entry.alive(at)
+
+        positions = walk_lookup([bp.position for bp in current.breakpoints], live, ceiling=hit)
+        found = [self._entries[(scope, current.blocks[p].prefix)] for p in positions]
         previous = 0
         per_token = (prices.input - prices.cache_read) * _PER_TOKEN if prices else 0.0
         for entry in found:
@@ -587,7 +356,7 @@ class CacheWatch:
             entry.last_used = max(entry.last_used, at)
             entry.hits += 1
             entry.saved_usd += segment * per_token
-            self._timeline.append(self._event(at, "hit", entry))
+            self._log(self._event(at, "hit", entry))
         return found
 
     def _write(
@@ -642,15 +411,22 @@ class CacheWatch:
                     saved_usd=-premium,
                     writer=ticket.call,
                     visible_after=ticket.began_seq,
+                    began_at=ticket.began_at,
+                    turn=bp.position >= current.last_turn_start,
                 )
                 self._entries[key] = entry
-            self._timeline.append(self._event(at, "write", entry))
+            self._log(self._event(at, "write", entry))
             out.append(entry)
         return out
 
     def _retire(self, entry: CacheEntry) -> None:
         self._retired.append(entry)
-        self._timeline.append(self._event(entry.expires_at, "expire", entry))
+        self._new_retired.append(entry)
+        self._log(self._event(entry.expires_at, "expire", entry))
+
+    def _log(self, event: TimelineEvent) -> None:
+        self._timeline.append(event)
+        self._new_events.append(event)
 
     def _event(self, at: float, kind: str, entry: CacheEntry) -> TimelineEvent:
         return TimelineEvent(
@@ -664,8 +440,66 @@ class CacheWatch:
             stale += [k for k, _ in by_age[: len(self._entries) - MAX_ENTRIES]]
         for key in dict.fromkeys(stale):
             self._retire(self._entries.pop(key))
-        while self._timeline and now - self._timeline[0].at > FORGET_AFTER_S:
-            self._timeline.pop(0)
+        cutoff = now - FORGET_AFTER_S
+        if self._timeline and self._timeline[0].at < cutoff:
+            self._timeline = [e for e in self._timeline if e.at >= cutoff]
+
+    # -- ttl="auto" ---------------------------------------------------------------------------------
+
+    def _predicted_hit(self, printed: RequestPrint, scope: Scope, at: float) -> tuple[int, CacheEntry | None]:
+        """(deepest position the API should read, its entry) from the live entries, as the API
+        looks them up: per breakpoint, 20 positions back."""
+        seq = next(self._events)
+
+        def live(position: int) -> bool:
+            entry = self._entries.get((scope, printed.blocks[position].prefix))
+            return entry is not None and entry.alive(at) and entry.visible_to(seq, at)
+
+        positions = walk_lookup([bp.position for bp in printed.breakpoints], live)
+        if not positions:
+            return -1, None
+        return positions[-1], self._entries[(scope, printed.blocks[positions[-1]].prefix)]
+
+    def _turn_reuse(self) -> float:
+        """How often this agent's last-turn entries were read again (a conversation goes on,
+        a one-shot question does not), with a prior leaning to one-shot."""
+        turns = [e for e in [*self._retired, *self._entries.values()] if e.turn]
+        turns = sorted(turns, key=lambda e: e.written_at)[-TURN_SAMPLE:]
+        return turn_reuse([e.hits > 0 for e in turns])
+
+    def advise_ttl(
+        self,
+        params: dict[str, Any],
+        scope: Scope,
+        *,
+        ratios: PriceRatios,
+        oauth: bool = False,
+        at: float | None = None,
+    ) -> TtlChoice:
+        """`ttl="auto"` for a planned request body (planned with any TTL: TTLs change no hash)."""
+        if oauth:
+            return choose_ttl(_NO_EVIDENCE, shared_tokens=0, one_shot_tokens=0, ratios=ratios, oauth=True)
+        printed = fingerprint(params, self.key)
+        now = self.clock() if at is None else at
+        with self._lock:
+            self._sync()
+            if not printed.breakpoints:
+                return TtlChoice("5m", "5m: nothing is marked for caching")
+            hit, entry = self._predicted_hit(printed, scope, now)
+            reuse = self._turn_reuse()
+            key = use_key(printed)
+            evidence = self._uses.evidence(key, now) if key is not None else _NO_EVIDENCE
+        return choose_for_request(
+            [b.cumulative_tokens for b in printed.blocks],
+            [bp.position for bp in printed.breakpoints],
+            printed.last_turn_start,
+            hit=hit,
+            cached_ttl=entry.ttl if entry else None,
+            cached_until=clock_time(entry.expires_at) if entry else None,
+            evidence=evidence,
+            turn_reuse=reuse,
+            ratios=ratios,
+        )
 
     # -- views ---------------------------------------------------------------------------------------
 
@@ -673,21 +507,17 @@ class CacheWatch:
         """Copies of the entries alive at `at` (now by default), soonest to expire first."""
         now = self.clock() if at is None else at
         with self._lock:
+            self._sync()
             chosen = [replace(e) for e in self._entries.values() if include_expired or e.alive(now)]
             if include_expired:
                 chosen += [replace(e) for e in self._retired]
         return sorted(chosen, key=lambda e: e.expires_at)
 
-    def live_entry(self, scope: Scope, prefix: bytes, at: float | None = None) -> CacheEntry | None:
-        now = self.clock() if at is None else at
-        with self._lock:
-            entry = self._entries.get((scope, prefix))
-            return replace(entry) if entry is not None and entry.alive(now) else None
-
     def timeline(self, at: float | None = None) -> list[TimelineEvent]:
         """Writes and hits so far, plus the expiry of every entry that has expired by `at`."""
         now = self.clock() if at is None else at
         with self._lock:
+            self._sync()
             events = list(self._timeline)
             for entry in self._entries.values():
                 if not entry.alive(now):
@@ -696,4 +526,65 @@ class CacheWatch:
 
     def history(self) -> list[PastCall]:
         with self._lock:
+            self._sync()
             return list(self._history)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def _entry_row(entry: CacheEntry, *, retired: bool) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "model": entry.scope.model,
+        "credential": entry.scope.credential,
+        "organization": entry.scope.organization,
+        "workspace": entry.scope.workspace,
+        "prefix": entry.prefix,
+        "position": entry.position,
+        "area": entry.area,
+        "location": entry.location,
+        "tokens": entry.tokens,
+        "ttl": entry.ttl,
+        "written_at": entry.written_at,
+        "last_used": entry.last_used,
+        "began_at": entry.began_at,
+        "hits": entry.hits,
+        "saved_usd": entry.saved_usd,
+        "turn": int(entry.turn),
+        "retired": int(retired),
+    }
+
+
+def _entry_from_row(row: Any) -> CacheEntry:
+    return CacheEntry(
+        scope=Scope(row["model"], row["credential"], row["organization"], row["workspace"]),
+        prefix=bytes(row["prefix"]),
+        position=row["position"],
+        area=row["area"],
+        location=row["location"],
+        tokens=row["tokens"],
+        ttl=row["ttl"],
+        written_at=row["written_at"],
+        last_used=row["last_used"],
+        hits=row["hits"],
+        saved_usd=row["saved_usd"],
+        began_at=row["began_at"],
+        loaded=True,
+        turn=bool(row["turn"]),
+        id=row["id"],
+    )
+
+
+def _event_row(event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "at": event.at,
+        "kind": event.kind,
+        "area": event.area,
+        "location": event.location,
+        "tokens": event.tokens,
+        "ttl": event.ttl,
+        "model": event.model,
+        "entry": event.entry,
+    }

@@ -228,3 +228,55 @@ def choose_ttl(
     ttl = "1h" if gain > 0 else "5m"
     without_turn = p * saving - (1 - p) * premium > 0
     return TtlChoice(ttl, _reason(ttl, evidence, one_shot_heavy=ttl == "5m" and without_turn), p)
+
+
+def turn_reuse(read_again: Sequence[bool]) -> float:
+    """The share of new turns read again by a later call, from recent last-turn entries (True:
+    read again), with a prior of half a read in two turns: one-shot until shown otherwise."""
+    return (sum(read_again) + 0.5) / (len(read_again) + 2)
+
+
+def choose_for_request(
+    cumulative: Sequence[int],
+    breakpoints: Sequence[int],
+    last_turn_start: int,
+    *,
+    hit: int,
+    cached_ttl: str | None,
+    cached_until: str | None,
+    evidence: Evidence,
+    turn_reuse: float,
+    ratios: PriceRatios,
+) -> TtlChoice:
+    """`choose_ttl` for one planned request, from its shape: the cumulative tokens per position,
+    the breakpoint positions, where the new user turn starts, and the deepest position it is
+    predicted to read (`hit`, -1 for none; `cached_ttl`/`cached_until` describe that entry).
+
+    What it writes splits in two: up to the last breakpoint before the new turn (tools, system,
+    earlier turns) is read again by later calls; the new turn only as often as this agent's new
+    turns were read again (`turn_reuse`: a conversation goes on, a one-shot question does not).
+    """
+    if not breakpoints:
+        return TtlChoice("5m", "5m: nothing is marked for caching")
+
+    def tokens(position: int) -> int:
+        return cumulative[position] if position >= 0 else 0
+
+    shared = [p for p in breakpoints if p < last_turn_start]
+    read = tokens(hit)
+    last = tokens(max(breakpoints))
+    if shared:
+        boundary = tokens(shared[-1])
+        shared_tokens = max(0, boundary - read)
+        tail = max(0, last - max(boundary, read))
+    else:
+        shared_tokens, tail = 0, max(0, last - read)
+    reads_shared = bool(shared) and hit >= shared[-1]
+    return choose_ttl(
+        evidence,
+        shared_tokens=round(shared_tokens + turn_reuse * tail),
+        one_shot_tokens=round((1 - turn_reuse) * tail),
+        ratios=ratios,
+        cached_ttl=cached_ttl if reads_shared else None,
+        cached_until=cached_until if reads_shared else None,
+    )
