@@ -45,6 +45,12 @@ class Watched:
             reply.usage,
             prices=prices_for(reply.model),
             minimum=info.min_cacheable_tokens if info else None,
+            record={
+                "request_id": reply.request_id,
+                "ttl_requested": reply.plan.ttl_requested,
+                "ttl_applied": reply.plan.ttl_applied,
+                "cost_usd": reply.cost.cost_usd,
+            },
         )
 
     def ask(self, prompt: Any, **options: Any) -> tuple[Reply, CallReport]:
