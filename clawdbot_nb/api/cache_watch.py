@@ -84,6 +84,8 @@ MAX_ENTRIES = 1024
 FORGET_AFTER_S = 24 * 3600.0
 #: Recent last-turn entries that say whether this agent's new turns get read again.
 TURN_SAMPLE = 20
+#: Calls kept for what-if replays by a watch without a store.
+KEEP_MEMORY_CALLS = 5000
 _PER_TOKEN = 1e-6
 _NO_EVIDENCE = Evidence()
 
@@ -100,6 +102,8 @@ class CallTicket:
     params: dict[str, Any] = field(repr=False)
     began_seq: int | None = None
     began_at: float | None = None
+    #: Whatever the caller wants back with the ticket (the drivers' watcher keeps its plan here).
+    context: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,8 @@ class CacheWatch:
         #: Entries replaced after expiring, or forgotten: kept for views of the session.
         self._retired: deque[CacheEntry] = deque(maxlen=MAX_ENTRIES)
         self._uses = UseHistory()
+        #: Without a store, the calls a what-if replays are kept here (as the store's rows).
+        self._call_rows: deque[dict[str, Any]] = deque(maxlen=KEEP_MEMORY_CALLS)
         #: What the call being finished added, for the store.
         self._new_events: list[TimelineEvent] = []
         self._new_retired: list[CacheEntry] = []
@@ -226,6 +232,8 @@ class CacheWatch:
         events: list[TimelineEvent],
     ) -> None:
         if self.store is None:
+            if call is not None:
+                self._call_rows.append({**call, "print": None})
             return
         retired = {id(e) for e in self._new_retired}
         rows = [_entry_row(e, retired=id(e) in retired) for e in entries]
@@ -523,6 +531,17 @@ class CacheWatch:
                 if not entry.alive(now):
                     events.append(self._event(entry.expires_at, "expire", entry))
         return sorted(events, key=lambda e: (e.at, e.kind != "write"))
+
+    def recorded_calls(self) -> list[Any]:
+        """Every call the watch recorded for replays (rows of the store, oldest first)."""
+        with self._lock:
+            if self.store is None:
+                return list(self._call_rows)
+            try:
+                return self.store.calls()
+            except Exception as error:
+                self._store_failed(error)
+                return list(self._call_rows)
 
     def history(self) -> list[PastCall]:
         with self._lock:

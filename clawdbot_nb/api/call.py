@@ -141,6 +141,8 @@ class Answer:
     message: Any  # the SDK's Message: .content, .usage, .stop_reason
     request_id: str | None
     timings: Timings
+    #: What the cache watch made of it (`cache_watch.CallReport`), when it follows the call.
+    cache: Any = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,7 @@ class CallEngine:
         exchange_start = sends[-1]
         message = answer.message
         cost = compute_cost(request.model, message.usage, overrides=self._overrides)
+        why_miss = getattr(answer.cache, "why_miss", None)
         reply = Reply(
             text=message_text(message),
             model=request.model,
@@ -273,6 +276,7 @@ class CallEngine:
             message=message,
             price_overrides=self._overrides,
             precomputed_cost=cost,
+            why_miss=why_miss,
         )
         effects: list[Effect] = []
         if candidate.profile_id is not None:
@@ -289,6 +293,7 @@ class CallEngine:
                     ttl_requested=plan.ttl_requested,
                     ttl_applied=plan.ttl_applied,
                     ttl_note=plan.ttl_note,
+                    why_miss=why_miss.summary if why_miss is not None else None,
                     breakpoints=len(plan.breakpoints),
                     latency_s=reply.latency_s,
                     ttft_s=reply.ttft_s,

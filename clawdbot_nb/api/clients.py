@@ -66,9 +66,15 @@ class ConnectionFailed(ClawdbotError):
 
 @dataclass
 class AttemptClock:
-    """The start of every HTTP attempt of one call (perf_counter), stamped by the pool's hook."""
+    """The start of every HTTP attempt of one call (perf_counter), stamped by the pool's hook.
+
+    `on_response`, when set, is called with each response's headers as they arrive: the moment
+    a response begins, when its cache writes become visible to other requests (the cache watch
+    also reads the organisation and workspace the response names).
+    """
 
     sends: list[float] = field(default_factory=list)
+    on_response: Callable[[Any], None] | None = None
 
 
 _attempt: ContextVar[AttemptClock | None] = ContextVar("clawdbot_nb_attempt", default=None)
@@ -107,10 +113,24 @@ async def _astamp_send(request: Any) -> None:
     _stamp_send(request)
 
 
-def _add_send_hook(http_client: Any, hook: Callable[[Any], Any]) -> Any:
+def _note_response(response: Any) -> None:
+    clock = _attempt.get()
+    if clock is not None and clock.on_response is not None:
+        clock.on_response(response.headers)
+
+
+async def _anote_response(response: Any) -> None:
+    _note_response(response)
+
+
+def _add_send_hook(http_client: Any, hook: Callable[[Any], Any], on_response: Callable[[Any], Any]) -> Any:
     hooks = http_client.event_hooks
     if hook not in hooks["request"]:
-        http_client.event_hooks = {**hooks, "request": [*hooks["request"], hook]}
+        http_client.event_hooks = {
+            **hooks,
+            "request": [*hooks["request"], hook],
+            "response": [*hooks["response"], on_response],
+        }
     return http_client
 
 
@@ -237,7 +257,8 @@ class _Clients:
     fail-fast variant."""
 
     def __init__(self, http_client: Any, owned: bool, asynchronous: bool) -> None:
-        self.http_client = _add_send_hook(http_client, _astamp_send if asynchronous else _stamp_send)
+        stamp, note = (_astamp_send, _anote_response) if asynchronous else (_stamp_send, _note_response)
+        self.http_client = _add_send_hook(http_client, stamp, note)
         self.owned = owned
         self.asynchronous = asynchronous
         self.clients: dict[tuple[str, str, bool], Any] = {}

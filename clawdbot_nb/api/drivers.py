@@ -33,6 +33,24 @@ def _timings(engine: CallEngine, clock: AttemptClock, first_text: float | None) 
     return Timings(engine.request.started, tuple(clock.sends), first_text, time.perf_counter())
 
 
+def _watch(watch: Any, send: Send, clock: AttemptClock) -> Any:
+    """Tell the cache watch (`cache_calls.CallWatcher`, or None) an attempt is going out; its
+    ticket, whose response is noted when its headers arrive."""
+    ticket = watch.sending(send) if watch is not None else None
+    clock.on_response = None if ticket is None else (lambda headers: watch.responded(ticket, headers))
+    return ticket
+
+
+def _answer(watch: Any, ticket: Any, message: Any, request_id: str | None, timings: Timings) -> Answer:
+    cache = watch.answered(ticket, message, request_id) if ticket is not None else None
+    return Answer(message, request_id, timings, cache)
+
+
+def _failed(watch: Any, ticket: Any) -> None:
+    if ticket is not None:
+        watch.failed(ticket)
+
+
 def _text_delta(event: Any) -> str | None:
     if event.type == "content_block_delta" and getattr(event.delta, "type", None) == "text_delta":
         return event.delta.text
@@ -42,10 +60,11 @@ def _text_delta(event: Any) -> str | None:
 # -- one attempt -----------------------------------------------------------------------------------
 
 
-def _whole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock) -> Outcome:
+def _whole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any) -> Outcome:
     if send.delay_s:
         time.sleep(send.delay_s)
     params = send.plan.params
+    ticket = _watch(watch, send, clock)
     try:
         with attempt(clock):
             client = pool.get(send.candidate, send.fail_fast)
@@ -55,14 +74,18 @@ def _whole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock
             else:
                 message, request_id = client.messages.create(**params), None
     except Exception as error:
+        _failed(watch, ticket)
         return describe_exception(error)
-    return Answer(message, request_id, _timings(engine, clock, None))
+    return _answer(watch, ticket, message, request_id, _timings(engine, clock, None))
 
 
-async def _awhole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock) -> Outcome:
+async def _awhole(
+    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any
+) -> Outcome:
     if send.delay_s:
         await asyncio.sleep(send.delay_s)
     params = send.plan.params
+    ticket = _watch(watch, send, clock)
     try:
         with attempt(clock):
             client = await pool.aget(send.candidate, send.fail_fast)
@@ -72,20 +95,23 @@ async def _awhole(send: Send, engine: CallEngine, pool: ClientPool, clock: Attem
             else:
                 message, request_id = await client.messages.create(**params), None
     except Exception as error:
+        _failed(watch, ticket)
         return describe_exception(error)
-    return Answer(message, request_id, _timings(engine, clock, None))
+    return _answer(watch, ticket, message, request_id, _timings(engine, clock, None))
 
 
 def _streamed(
-    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock
+    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any
 ) -> Generator[str, None, Outcome]:
     if send.delay_s:
         time.sleep(send.delay_s)
+    ticket = _watch(watch, send, clock)
     try:
         with attempt(clock):
             manager = pool.get(send.candidate, send.fail_fast).messages.stream(**send.plan.params)
             stream = manager.__enter__()
     except Exception as error:
+        _failed(watch, ticket)
         return describe_exception(error)
     first_text = None
     try:
@@ -96,22 +122,30 @@ def _streamed(
                 yield text
         message = stream.get_final_message()
     except Exception as error:
+        _failed(watch, ticket)
         return StreamFailure(describe_exception(error), after_text=first_text is not None)
     finally:
         manager.__exit__(None, None, None)
-    return Answer(message, stream.request_id, _timings(engine, clock, first_text))
+    return _answer(watch, ticket, message, stream.request_id, _timings(engine, clock, first_text))
 
 
 async def _astreamed(
-    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, outcome: list[Outcome]
+    send: Send,
+    engine: CallEngine,
+    pool: ClientPool,
+    clock: AttemptClock,
+    outcome: list[Outcome],
+    watch: Any,
 ) -> AsyncIterator[str]:
     if send.delay_s:
         await asyncio.sleep(send.delay_s)
+    ticket = _watch(watch, send, clock)
     try:
         with attempt(clock):
             manager = (await pool.aget(send.candidate, send.fail_fast)).messages.stream(**send.plan.params)
             stream = await manager.__aenter__()
     except Exception as error:
+        _failed(watch, ticket)
         outcome.append(describe_exception(error))
         return
     first_text = None
@@ -123,44 +157,54 @@ async def _astreamed(
                 yield text
         message = await stream.get_final_message()
     except Exception as error:
+        _failed(watch, ticket)
         outcome.append(StreamFailure(describe_exception(error), after_text=first_text is not None))
         return
     finally:
         await manager.__aexit__(None, None, None)
-    outcome.append(Answer(message, stream.request_id, _timings(engine, clock, first_text)))
+    outcome.append(_answer(watch, ticket, message, stream.request_id, _timings(engine, clock, first_text)))
 
 
 # -- the four drivers ------------------------------------------------------------------------------
 
 
-def run(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper) -> Reply:
+# `watch` (a `cache_calls.CallWatcher`, or None) follows each attempt for the cache watch.
+
+
+def run(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None) -> Reply:
     step, clock = engine.start(), AttemptClock()
     while (send := _settle(step, bookkeeper)) is not None:
-        step = engine.feed(_whole(send, engine, pool, clock))
+        step = engine.feed(_whole(send, engine, pool, clock, watch))
     return step.action.reply  # type: ignore[union-attr]
 
 
-async def arun(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper) -> Reply:
+async def arun(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None) -> Reply:
     step, clock = engine.start(), AttemptClock()
     while (send := _settle(step, bookkeeper)) is not None:
-        step = engine.feed(await _awhole(send, engine, pool, clock))
+        step = engine.feed(await _awhole(send, engine, pool, clock, watch))
     return step.action.reply  # type: ignore[union-attr]
 
 
-def run_stream(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper) -> Generator[str, None, Reply]:
+def run_stream(
+    engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None
+) -> Generator[str, None, Reply]:
     step, clock = engine.start(), AttemptClock()
     while (send := _settle(step, bookkeeper)) is not None:
-        step = engine.feed((yield from _streamed(send, engine, pool, clock)))
+        step = engine.feed((yield from _streamed(send, engine, pool, clock, watch)))
     return step.action.reply  # type: ignore[union-attr]
 
 
 async def arun_stream(
-    engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, on_reply: Callable[[Reply], None]
+    engine: CallEngine,
+    pool: ClientPool,
+    bookkeeper: Bookkeeper,
+    on_reply: Callable[[Reply], None],
+    watch: Any = None,
 ) -> AsyncIterator[str]:
     step, clock = engine.start(), AttemptClock()
     while (send := _settle(step, bookkeeper)) is not None:
         outcome: list[Outcome] = []
-        async for text in _astreamed(send, engine, pool, clock, outcome):
+        async for text in _astreamed(send, engine, pool, clock, outcome, watch):
             yield text
         step = engine.feed(outcome[0])
     on_reply(step.action.reply)  # type: ignore[union-attr]

@@ -51,13 +51,19 @@ class CachePlan:
         return any(not b.below_minimum for b in self.breakpoints)
 
 
+#: `ttl="auto"`: the cache watch picks 5m or 1h per call (`ttl_policy`); the planner itself only
+#: ever sees the chosen TTL.
+AUTO_TTL = "auto"
+
+
 def check_ttl(ttl: str | None, argument: str = "ttl") -> str | None:
     if ttl is None:
         return None
-    if ttl not in (*TTLS, "none"):
+    if ttl not in (*TTLS, "none", AUTO_TTL):
         raise UsageError(
             f"Invalid {argument} {ttl!r}: prompt caching offers 5m or 1h.",
-            fix='use ttl="5m" (cheaper writes) or ttl="1h" (pays off from the 3rd call), or "none"',
+            fix='use ttl="5m" (cheaper writes), ttl="1h" (pays off from the 3rd call), "auto" '
+            '(chosen per call from your pauses), or "none"',
         )
     return ttl
 

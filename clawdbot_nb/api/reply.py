@@ -63,6 +63,9 @@ class Reply:
     attempts_s: float = 0.0
     #: The cost as the ledger recorded it (computed once per call).
     precomputed_cost: Cost | None = field(default=None, repr=False, compare=False)
+    #: Why this call wrote where an earlier call could have let it read (a
+    #: `cache_explain.MissCause`: `.code`, `.summary`, `.detail`); None on a hit or a first write.
+    why_miss: Any = None
 
     @cached_property
     def usage(self) -> UsageCounts:
@@ -144,6 +147,8 @@ class Reply:
             parts.append(f"expires {approximate}{expires.astimezone().strftime('%H:%M:%S')}")
         parts.append(f"{self.latency_s:.2f}s")
         parts.append(f"{self.profile} · {self.model}")
+        if self.why_miss is not None:
+            parts.append(f"why: {self.why_miss.summary}")
         return " · ".join(parts)
 
     def notes(self) -> list[str]:

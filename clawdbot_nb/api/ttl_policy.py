@@ -191,7 +191,10 @@ def _reason(ttl: str, evidence: Evidence, one_shot_heavy: bool) -> str:
     longs = [g for g in [*pauses, *agent] if g >= ONE_HOUR]
     everything = [*pauses, *agent]
     if longs:
-        return f"5m: {len(longs)} of your last {len(everything)} pauses outlasted even a 1h entry"
+        return (
+            f"5m: {len(longs)} of your last {len(everything)} breaks lasted over an hour, "
+            "which even a 1h entry does not survive"
+        )
     return "5m: no pause of 5–60 min seen yet on this agent"
 
 
@@ -215,17 +218,18 @@ def choose_ttl(
     """
     if oauth:
         return TtlChoice("5m", f"5m: {OAUTH_TTL_NOTE}")
-    if shared_tokens <= 0:
-        if cached_ttl is not None:
-            until = f", until {cached_until}" if cached_until else ""
-            reason = f"5m: the prefix is cached ({cached_ttl}{until}); only the new turn is written"
-            return TtlChoice("5m", reason)
-        return TtlChoice("5m", "5m: nothing this call writes is read again")
     p = evidence.mid_pause_chance
     premium = ratios.write_1h - ratios.write_5m
     saving = ratios.write_5m - ratios.read
     gain = p * saving * shared_tokens - (1 - p) * premium * shared_tokens - premium * one_shot_tokens
-    ttl = "1h" if gain > 0 else "5m"
+    ttl = "1h" if shared_tokens > 0 and gain > 0 else "5m"
+    if ttl == "5m" and cached_ttl is not None:
+        until = f", until {cached_until}" if cached_until else ""
+        return TtlChoice(
+            "5m", f"5m: the prefix is cached ({cached_ttl}{until}); only the new turn is written", p
+        )
+    if shared_tokens <= 0:
+        return TtlChoice("5m", "5m: nothing this call writes is read again", p)
     without_turn = p * saving - (1 - p) * premium > 0
     return TtlChoice(ttl, _reason(ttl, evidence, one_shot_heavy=ttl == "5m" and without_turn), p)
 

@@ -35,6 +35,11 @@ _OAUTH_KINDS = ("token", "oauth")
 _TURN_SAMPLE = 20
 
 
+def _field(row: Mapping[str, Any], name: str) -> Any:
+    """A column of a stored row, or None (a sqlite3.Row has no `.get`)."""
+    return row[name] if name in row.keys() else None  # noqa: SIM118
+
+
 @dataclass(frozen=True)
 class RecordedCall:
     """One call as the watch stored it (no text)."""
@@ -69,8 +74,8 @@ class RecordedCall:
             last_turn_start=shape["last_turn_start"],
             total_tokens=shape["total_tokens"],
             usage=usage,
-            paid_usd=row["cost_usd"],
-            request_id=row["request_id"],
+            paid_usd=_field(row, "cost_usd"),
+            request_id=_field(row, "request_id"),
         )
 
     def calibrated(self) -> tuple[list[int], int]:

@@ -15,6 +15,7 @@ IPython.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -26,15 +27,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb import catalog
-from clawdbot_nb.api import drivers
+from clawdbot_nb.api import cache_store, drivers
 from clawdbot_nb.api.bookkeeping import Bookkeeper, BookkeepingWarning
+from clawdbot_nb.api.cache_calls import CallWatcher
+from clawdbot_nb.api.cache_watch import CacheWatch
 from clawdbot_nb.api.call import CallEngine, CallRequest
 from clawdbot_nb.api.clients import ClientOptions, ClientPool, uses_oauth_wire, with_identity
 from clawdbot_nb.api.ledger import Ledger, LedgerUnavailable, current_session, ledger_path
 from clawdbot_nb.api.oauth import OAuthRefresher
-from clawdbot_nb.api.planner import CachePlan, check_ttl, plan_cache
+from clawdbot_nb.api.planner import AUTO_TTL, CachePlan, check_ttl, plan_cache
 from clawdbot_nb.api.pricing import price_overrides_from_config
 from clawdbot_nb.errors import ClawdbotError, UsageError, fix_for
+from clawdbot_nb.state import nb_settings
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.config import ClawdbotConfig
 from clawdbot_nb.state.credentials import ApiKeyCredential
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from clawdbot_nb.api.ledger import LedgerTotals
     from clawdbot_nb.api.reply import Reply
     from clawdbot_nb.api.streaming import AsyncReplyStream, ReplyStream
+    from clawdbot_nb.api.what_if import WhatIf
     from clawdbot_nb.state.status import StatusReport
 
 DEFAULT_MAX_TOKENS = 1024
@@ -125,6 +130,7 @@ class Workspace:
         ledger: bool | str | os.PathLike[str] | Ledger = True,
         oauth_token_url: str | None = None,
         cell: Callable[[], str | None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.agent = agent if isinstance(agent, AgentState) else AgentState.resolve(agent)
         self.model = model
@@ -157,6 +163,10 @@ class Workspace:
         self._candidate_cache: tuple[Any, ...] | None = None
         self.simulator: Any = None
         self._sandbox: weakref.finalize | None = None
+        #: The time cache entries live on: the wall clock, or a simulator's virtual clock.
+        self.clock = clock or time.time
+        self._watch_file = None if self._ledger is None else self._ledger.path.parent / cache_store.FILENAME
+        self.watcher = CallWatcher(self._open_watch, self._current_overrides)
 
     # -- construction helpers ------------------------------------------------------------------
 
@@ -180,6 +190,7 @@ class Workspace:
             agent = AgentState.resolve(env={"CLAWDBOT_STATE_DIR": str(sandbox), "HOME": str(sandbox)})
             key = ApiKeyCredential(provider="anthropic", key=sim.DEMO_API_KEY)
             agent.store_file.update(lambda store: store.set_credential(SANDBOX_PROFILE_ID, key))
+        kwargs.setdefault("clock", simulator.clock.now)
         workspace = cls(agent, transport=simulator.transport(), **kwargs)
         workspace.simulator = simulator
         if sandbox is not None:
@@ -206,6 +217,17 @@ class Workspace:
             self._ledger_problem = problem
             warnings.warn(str(problem), BookkeepingWarning, stacklevel=3)
             return None
+
+    def _open_watch(self) -> CacheWatch:
+        """The cache watch: on disk beside the ledger (shared by the agent's kernels), or in
+        memory for a workspace without a ledger."""
+        store = None
+        if self._watch_file is not None:
+            store = cache_store.CacheWatchStore.open(self._watch_file, self.agent.agent_id)
+        return CacheWatch(clock=self.clock, store=store)
+
+    def _current_overrides(self) -> dict[str, Any]:
+        return self._price_overrides(self.agent.config())
 
     def __repr__(self) -> str:
         return f"Workspace(agent={self.agent.agent_id!r}, state_dir={str(self.agent.state_dir)!r})"
@@ -254,15 +276,42 @@ class Workspace:
 
         Planning is a pure function; a one-turn text request seen recently (a re-run cell, a
         loop over the same prompt) reuses its plan. A plan's `params` must not be changed.
+        The TTL is the call's, else clawdbot_nb's own setting (`state.nb_settings`), else the
+        gateway config's; "auto" is decided here by the cache watch (`ttl_policy`).
         """
-        oauth = uses_oauth_wire(candidate.credential)
         config = request.config or self.agent.config()
-        configured = config.cache_ttl(request.model, self.agent.agent_id)
+        ours = nb_settings.cache_ttl(self.agent.state_dir, request.model, self.agent.agent_id)
+        configured = ours or config.cache_ttl(request.model, self.agent.agent_id)
+        if (request.ttl or (configured.ttl if configured else None)) == AUTO_TTL:
+            source = "call" if request.ttl else configured.source  # type: ignore[union-attr]
+            return self._auto_plan(request, candidate, source)
+        return self._plan_with(request, candidate, request.ttl, configured)
+
+    def _auto_plan(self, request: CallRequest, candidate: AuthCandidate, source: str) -> CachePlan:
+        """`ttl="auto"`: plan, ask the cache watch for 5m or 1h, plan with its choice."""
+        plan = self._plan_with(request, candidate, "5m", None)
+        if not plan.breakpoints:
+            return dataclasses.replace(plan, ttl_requested=AUTO_TTL, ttl_source=source)
+        choice = self.watcher.advise(plan, candidate)
+        if choice is None:
+            reason = "5m: the cache watch is not running"
+        else:
+            reason = choice.reason
+            if choice.ttl != "5m":
+                plan = self._plan_with(request, candidate, choice.ttl, None)
+        return dataclasses.replace(
+            plan, ttl_requested=AUTO_TTL, ttl_source=source, ttl_note="auto: " + reason.split(": ", 1)[-1]
+        )
+
+    def _plan_with(
+        self, request: CallRequest, candidate: AuthCandidate, ttl: str | None, configured: Any
+    ) -> CachePlan:
+        oauth = uses_oauth_wire(candidate.credential)
         key = None
         content = request.messages[0]["content"] if len(request.messages) == 1 else None
         simple_system = request.system is None or isinstance(request.system, str)
         if isinstance(content, str) and simple_system and not request.tools and not request.extra:
-            key = (request.model, request.max_tokens, request.system, content, request.ttl, request.cache)
+            key = (request.model, request.max_tokens, request.system, content, ttl, request.cache)
             key += (oauth, configured)
             cached = self._plans.get(key)
             if cached is not None:
@@ -278,9 +327,7 @@ class Workspace:
         if request.tools:
             params["tools"] = request.tools
         params.update(request.extra)
-        plan = plan_cache(
-            params, ttl=request.ttl, configured=configured, oauth_wire=oauth, cache=request.cache
-        )
+        plan = plan_cache(params, ttl=ttl, configured=configured, oauth_wire=oauth, cache=request.cache)
         if key is not None:
             if len(self._plans) >= PLAN_MEMO_SIZE:
                 self._plans.pop(next(iter(self._plans)))
@@ -341,12 +388,12 @@ class Workspace:
     def ask(self, prompt: Any, **options: Any) -> Reply:
         """Send `prompt` and wait for the whole reply. Options: see `request()`."""
         engine = self.engine(self.request(prompt, **options), streamed=False)
-        return drivers.run(engine, self.clients, self.bookkeeper)
+        return drivers.run(engine, self.clients, self.bookkeeper, self.watcher)
 
     async def aask(self, prompt: Any, **options: Any) -> Reply:
         """`ask` for `async` code (top-level `await` in a notebook)."""
         engine = self.engine(self.request(prompt, **options), streamed=False)
-        return await drivers.arun(engine, self.clients, self.bookkeeper)
+        return await drivers.arun(engine, self.clients, self.bookkeeper, self.watcher)
 
     def stream(self, prompt: Any, **options: Any) -> ReplyStream:
         """Iterate over the reply's text as it arrives; `.reply` holds the `Reply` at the end.
@@ -358,7 +405,8 @@ class Workspace:
         request = self.request(prompt, **options)
 
         def start() -> Iterator[str]:
-            return drivers.run_stream(self.engine(request, streamed=True), self.clients, self.bookkeeper)
+            engine = self.engine(request, streamed=True)
+            return drivers.run_stream(engine, self.clients, self.bookkeeper, self.watcher)
 
         return ReplyStream(start)
 
@@ -370,7 +418,7 @@ class Workspace:
 
         def start(on_reply: Callable[[Reply], None]) -> AsyncIterator[str]:
             engine = self.engine(request, streamed=True)
-            return drivers.arun_stream(engine, self.clients, self.bookkeeper, on_reply)
+            return drivers.arun_stream(engine, self.clients, self.bookkeeper, on_reply, self.watcher)
 
         return AsyncReplyStream(start)
 
@@ -379,6 +427,7 @@ class Workspace:
     def close(self) -> None:
         """Close the SDK clients (and their connections), the ledger, and a simulated sandbox."""
         self.clients.close()
+        self.watcher.close()
         if self._ledger is not None:
             self._ledger.close()
         if self._sandbox is not None:
@@ -429,6 +478,82 @@ class Workspace:
         return self.ledger.summary(
             by=by, session=current_session() if session_only else None, agent=self.agent.agent_id
         )
+
+    # -- the cache watch -----------------------------------------------------------------------
+
+    def _watch(self) -> CacheWatch:
+        watch = self.watcher.watch
+        if watch is None:
+            raise ClawdbotError(
+                "The cache watch is not running in this kernel (see the warning it gave).",
+                fix="restart the kernel; if the watch file is broken, move it aside: "
+                f"{self._watch_file or 'none'}",
+            )
+        return watch
+
+    def cache_status(self) -> pd.DataFrame:
+        """The live cache entries this agent's calls wrote or refreshed, soonest to expire first:
+        model, breakpoint (tools / system / message n), tokens, TTL, seconds left, hits and what
+        each saved so far (net of its write premium). Shared by the agent's kernels."""
+        import pandas as pd
+
+        now = self.clock()
+        rows = [
+            {
+                "model": e.scope.model,
+                "breakpoint": e.area,
+                "location": e.location,
+                "tokens": e.tokens,
+                "ttl": e.ttl,
+                "expires_in_s": round(e.expires_at - now, 1),
+                "expires_at": pd.Timestamp(e.expires_at, unit="s", tz="UTC"),
+                "hits": e.hits,
+                "saved_usd": e.saved_usd,
+                "written_at": pd.Timestamp(e.written_at, unit="s", tz="UTC"),
+                "credential_type": e.scope.credential,
+            }
+            for e in self._watch().entries(now)
+        ]
+        columns = [
+            "model", "breakpoint", "location", "tokens", "ttl", "expires_in_s", "expires_at", "hits",
+            "saved_usd", "written_at", "credential_type",
+        ]  # fmt: skip
+        return pd.DataFrame(rows, columns=columns)
+
+    def cache_timeline(self) -> pd.DataFrame:
+        """Writes, hits and expiries of the agent's cache entries over time (oldest first)."""
+        import pandas as pd
+
+        rows = [
+            {
+                "at": pd.Timestamp(e.at, unit="s", tz="UTC"),
+                "event": e.kind,
+                "breakpoint": e.area,
+                "location": e.location,
+                "tokens": e.tokens,
+                "ttl": e.ttl,
+                "model": e.model,
+                "entry": e.entry.hex()[:12],
+            }
+            for e in self._watch().timeline(self.clock())
+        ]
+        columns = ["at", "event", "breakpoint", "location", "tokens", "ttl", "model", "entry"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def what_if(self) -> WhatIf:
+        """This agent's recorded calls replayed under always-5m, always-1h and `ttl="auto"`,
+        beside what they cost (`.frame()` for the table, `.summary()` for one line)."""
+        from clawdbot_nb.api.what_if import RecordedCall, what_if
+
+        calls = [RecordedCall.from_row(row) for row in self._watch().recorded_calls()]
+        calls = [c for c in calls if c.scope.model]
+        unrecorded = 0
+        if self._ledger is not None:
+            known = {c.request_id for c in calls if c.request_id}
+            frame = self.usage()
+            answered = frame[frame["error"].isna()] if "error" in frame else frame
+            unrecorded = int((~answered["request_id"].isin(known)).sum()) if len(answered) else 0
+        return what_if(calls, overrides=self._current_overrides(), unrecorded_calls=unrecorded)
 
     def totals(self, *, session_only: bool = False) -> LedgerTotals:
         return self.ledger.totals(

@@ -6,11 +6,9 @@ from __future__ import annotations
 import pytest
 
 from clawdbot_nb import sim
-from clawdbot_nb.api import cache_watch
-from clawdbot_nb.api.cache_store import CacheWatchStore, store_path
 from clawdbot_nb.api.what_if import RecordedCall, replay, what_if
 from clawdbot_nb.api.workspace import Workspace
-from tests.cache.conftest import LONG_SYSTEM, Watched
+from tests.cache.conftest import LONG_SYSTEM, watch_of
 
 #: (gap before the call, question): quick re-runs, a 7 min and a 20 min pause, a 2 h break.
 SESSION = (
@@ -36,19 +34,10 @@ def _send(workspace: Workspace, simulator: sim.Simulator, ttls: list[str] | str)
 
 
 @pytest.fixture
-def recorded(agent, simulator):
-    """The session sent once with 5m, followed by a stored watch: (its calls, what was paid)."""
-    store = CacheWatchStore(store_path(agent.state_dir), agent.agent_id)
-    workspace = Workspace.simulated(simulator, agent=agent)
-    watched = Watched(workspace, simulator, cache_watch.CacheWatch(clock=simulator.clock.now, store=store))
-    paid = 0.0
-    for gap, question in SESSION:
-        simulator.clock.advance(gap)
-        reply, _ = watched.ask(question, system=LONG_SYSTEM, ttl="5m", max_tokens=50)
-        paid += reply.cost.cost_usd
-    calls = [RecordedCall.from_row(row) for row in store.calls()]
-    workspace.close()
-    store.close()
+def recorded(workspace, simulator):
+    """The session sent once with 5m: (the calls its cache watch recorded, what was paid)."""
+    paid = sum(r.cost.cost_usd for r in _send(workspace, simulator, "5m"))
+    calls = [RecordedCall.from_row(row) for row in watch_of(workspace).recorded_calls()]
     return calls, paid
 
 
@@ -86,6 +75,17 @@ def test_the_what_if_table(recorded) -> None:
     assert list(frame.index) == ["paid", "replayed as sent", "always-5m", "always-1h", "auto"]
     assert frame.loc["paid", "vs_paid"] == 1.0
     assert frame.loc["always-1h", "cost_usd"] < frame.loc["always-5m", "cost_usd"]
-    assert frame.loc["always-1h", "cache_write_1h_tokens"] > 0 == frame.loc["always-5m", "cache_write_1h_tokens"]
+    assert (
+        frame.loc["always-1h", "cache_write_1h_tokens"] > 0 == frame.loc["always-5m", "cache_write_1h_tokens"]
+    )
     line = result.summary()
     assert line.startswith(f"{len(SESSION)} calls: paid ${paid:.4f};") and "3 earlier calls" in line
+
+
+def test_the_workspace_what_if_counts_calls_it_cannot_replay(workspace, simulator) -> None:
+    _send(workspace, simulator, "5m")
+    result = workspace.what_if()
+    assert result.calls == len(SESSION) and result.unrecorded_calls == 0
+    assert result.totals["as sent"] == pytest.approx(result.paid_usd, rel=1e-12)
+    frame = workspace.usage()
+    assert frame["cost_usd"].sum() == pytest.approx(result.paid_usd, rel=1e-12)

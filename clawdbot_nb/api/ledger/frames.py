@@ -38,6 +38,7 @@ FRAME_COLUMNS = (
     *TOKEN_FIELDS,
     "hit",
     "hit_ratio",
+    "why_miss",
     "cost_usd",
     "cost_without_cache_usd",
     "savings_usd",

@@ -67,6 +67,9 @@ class LedgerRow:
     ttl_requested: str | None = None
     ttl_applied: str | None = None
     ttl_note: str | None = None
+    #: Why the call wrote where an earlier one could have let it read (the cache watch's
+    #: short cause, e.g. "expired: gap 7 min > 5 min"); None on a hit or a first write.
+    why_miss: str | None = None
     breakpoints: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -168,6 +171,7 @@ LABEL_FIELDS = (
     "cell",
     "session",
     "profiles_tried",
+    "why_miss",
 )
 INT_FIELDS = ("time_ms", "breakpoints", *TOKEN_FIELDS, "stream", "attempts")
 REAL_FIELDS = (*MONEY_FIELDS, "latency_s", "ttft_s", "setup_s", "attempts_s")
@@ -204,6 +208,7 @@ def build_row(
     ttl_requested: str | None = None,
     ttl_applied: str | None = None,
     ttl_note: str | None = None,
+    why_miss: str | None = None,
     breakpoints: int = 0,
     latency_s: float | None = None,
     ttft_s: float | None = None,
@@ -241,6 +246,7 @@ def build_row(
         ttl_requested=ttl_requested,
         ttl_applied=ttl_applied,
         ttl_note=ttl_note,
+        why_miss=why_miss,
         breakpoints=breakpoints,
         input_tokens=counts.input_tokens,
         output_tokens=counts.output_tokens,

@@ -87,6 +87,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: timings split into setup, failed attempts and the successful exchange.
     ("ALTER TABLE calls ADD COLUMN setup_s REAL", "ALTER TABLE calls ADD COLUMN attempts_s REAL"),
+    # 3: why a call missed the cache (the cache watch's short cause).
+    ("ALTER TABLE calls ADD COLUMN why_miss_label INTEGER REFERENCES labels (id)",),
 )
 #: `PRAGMA user_version` of the schema this code writes; older files are migrated on open.
 SCHEMA_VERSION = len(MIGRATIONS)
