@@ -16,7 +16,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from clawdbot_nb import catalog
-from clawdbot_nb.api.cache_watch import CacheWatch, CallReport, CallTicket, Scope
+from clawdbot_nb.api.cache_watch import (
+    CacheWatch,
+    CallReport,
+    CallTicket,
+    Scope,
+    is_shared,
+    release_watch,
+)
 from clawdbot_nb.api.clients import credential_key, uses_oauth_wire
 from clawdbot_nb.api.planner import CachePlan
 from clawdbot_nb.api.pricing import compute_cost, prices_for, usage_counts
@@ -152,5 +159,9 @@ class CallWatcher:
             return None
 
     def close(self) -> None:
-        if self._watch is not None:
-            self._watch.close()
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            if is_shared(watch):
+                release_watch(watch)
+            else:
+                watch.close()

@@ -17,8 +17,9 @@ Causes, checked in this order against what the watch knows (most specific first)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -86,8 +87,8 @@ class CacheEntry:
     loaded: bool = False
     #: Written at the writer's last user turn (read again only by a re-run or the next turn).
     turn: bool = False
-    #: The store's row id, once saved.
-    id: int | None = None
+    #: A stable id of this entry (the store's key).
+    uid: str = field(default_factory=lambda: os.urandom(8).hex())
 
     def visible_to(self, sent_seq: int, sent_at: float) -> bool:
         """Whether a call sent at event `sent_seq` (time `sent_at`) could already see it."""

@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from clawdbot_nb import tokenizer
@@ -97,7 +98,10 @@ def chunk_size(length: int) -> int:
     return max(MIN_CHUNK_CHARS, -(-length // MAX_CHUNKS))
 
 
+@lru_cache(maxsize=256)
 def text_print(text: str, key: bytes) -> TextPrint:
+    """The print of one block's text (memoised: a system prompt sent on every call is printed
+    once)."""
     size = chunk_size(len(text))
     chunks = tuple(
         _digest(key, text[i : i + size].encode("utf-8", "surrogatepass")) for i in range(0, len(text), size)
@@ -368,6 +372,26 @@ def _block_text(raw: Any) -> str:
     return _dump(_without_cache_control(raw)).decode("utf-8", "surrogatepass")
 
 
+@lru_cache(maxsize=256)
+def _text_block_digest(text: str, key: bytes) -> bytes:
+    return _digest(key, _dump({"type": "text", "text": text}))
+
+
+def _block_digest(raw: Any, key: bytes) -> bytes:
+    """The digest of one block as sent, `cache_control` left out; a plain text block (the
+    usual long system prompt) is digested once per text."""
+    plain_text = (
+        isinstance(raw, dict)
+        and next(iter(raw), None) == "type"  # the key order is part of what the API sees
+        and raw.get("type") == "text"
+        and isinstance(raw.get("text"), str)
+        and (len(raw) == 2 or (len(raw) == 3 and "cache_control" in raw))
+    )
+    if plain_text:
+        return _text_block_digest(raw["text"], key)
+    return _digest(key, _dump(_without_cache_control(raw)))
+
+
 def _locations(blocks: Sequence[tokenizer.Block], params: dict[str, Any]) -> list[tuple[str, str]]:
     messages = params.get("messages") or []
     out = []
@@ -404,8 +428,7 @@ def fingerprint(params: dict[str, Any], key: bytes) -> RequestPrint:
             if block.section == "messages" and section == "system":
                 state = _digest(key, state + b"M" + _dump(message_settings))
                 section = "messages"
-        body = _dump(_without_cache_control(block.raw))
-        digest = _digest(key, body)
+        digest = _block_digest(block.raw, key)
         if block.section == "tools" and _is_web_search(block.raw):
             # A web-search tool acts as a setting of system and messages (§3.2): it leaves the
             # tools prefix alone, and its own position gets a hash no other shares.

@@ -13,12 +13,14 @@ warns once, naming the file and the fix, and the watch carries on in memory.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sqlite3
 import threading
 import warnings
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,12 +37,13 @@ KEEP_REPLAY_CALLS = 20_000
 KEEP_USES = 4096
 KEEP_EVENTS = 5000
 KEEP_ENTRIES = 2048
+KEEP_TEXTS = 2048
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE TABLE agents (agent TEXT PRIMARY KEY, key BLOB NOT NULL)",
         """CREATE TABLE entries (
-            id INTEGER PRIMARY KEY,
+            uid TEXT PRIMARY KEY,
             agent TEXT NOT NULL, model TEXT NOT NULL, credential TEXT NOT NULL,
             organization TEXT, workspace TEXT, prefix BLOB NOT NULL,
             position INTEGER NOT NULL, area TEXT NOT NULL, location TEXT NOT NULL,
@@ -50,13 +53,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             retired INTEGER NOT NULL DEFAULT 0
         )""",
         "CREATE INDEX entries_agent ON entries (agent, retired, last_used)",
-        # `print` (digests for explaining) is kept for the last calls only; `shape` (prefix
-        # hashes, token counts, breakpoints: what a replay needs) for all of them.
+        # `shape`: a call's print without its blocks' text prints (prefix hashes, token counts,
+        # breakpoints, settings), which `texts` holds once per block digest.
         """CREATE TABLE calls (
             id INTEGER PRIMARY KEY,
             agent TEXT NOT NULL, sent_at REAL NOT NULL, model TEXT NOT NULL,
             credential TEXT NOT NULL, organization TEXT, workspace TEXT,
-            print TEXT, shape TEXT NOT NULL, written TEXT NOT NULL, hit INTEGER NOT NULL,
+            shape TEXT NOT NULL, written TEXT NOT NULL, hit INTEGER NOT NULL,
             ttl_requested TEXT, ttl_applied TEXT, request_id TEXT,
             input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
             cache_read_tokens INTEGER NOT NULL DEFAULT 0,
@@ -64,6 +67,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0, cost_usd REAL
         )""",
         "CREATE INDEX calls_agent ON calls (agent, sent_at)",
+        """CREATE TABLE texts (
+            agent TEXT NOT NULL, digest BLOB NOT NULL, text TEXT NOT NULL, used REAL NOT NULL,
+            PRIMARY KEY (agent, digest)
+        )""",
         """CREATE TABLE uses (
             id INTEGER PRIMARY KEY, agent TEXT NOT NULL, prefix BLOB NOT NULL, at REAL NOT NULL
         )""",
@@ -91,7 +98,10 @@ def _tuples(value: Any) -> Any:
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def print_to_json(printed: RequestPrint) -> str:
+def shape_to_json(printed: RequestPrint) -> str:
+    """A call's print without the text prints of its blocks (those are stored once per block,
+    see `text_to_json`): per position its location, hashes and token counts, the breakpoints,
+    the settings, where the last user turn starts, the total. A replay needs no more."""
     blocks = [
         [
             b.position,
@@ -104,12 +114,6 @@ def print_to_json(printed: RequestPrint) -> str:
             b.prefix.hex(),
             b.tokens,
             b.cumulative_tokens,
-            [
-                b.text.length,
-                b.text.chunk,
-                [c.hex() for c in b.text.chunks],
-                [[k, d.hex()] for k, d in b.text.tails],
-            ],
         ]
         for b in printed.blocks
     ]
@@ -127,36 +131,28 @@ def print_to_json(printed: RequestPrint) -> str:
     )
 
 
-def shape_to_json(printed: RequestPrint) -> str:
-    """What a replay needs of a call: per position its prefix hash, cumulative tokens and area,
-    the breakpoints, where the last user turn starts, the total."""
-    return json.dumps(
-        {
-            "model": printed.model,
-            "prefixes": [b.prefix.hex() for b in printed.blocks],
-            "cumulative": [b.cumulative_tokens for b in printed.blocks],
-            "areas": [b.area for b in printed.blocks],
-            "breakpoints": [[p.position, p.ttl] for p in printed.breakpoints],
-            "last_turn_start": printed.last_turn_start,
-            "total_tokens": printed.total_tokens,
-        },
-        separators=(",", ":"),
+def text_to_json(text: TextPrint) -> str:
+    """A block's text print without its excerpts: chunk and tail digests."""
+    chunks = [c.hex() for c in text.chunks]
+    return json.dumps([text.length, text.chunk, chunks, [[k, d.hex()] for k, d in text.tails]])
+
+
+def text_from_json(text: str) -> TextPrint:
+    length, chunk, chunks, tails = json.loads(text)
+    return TextPrint(
+        length, chunk, tuple(bytes.fromhex(c) for c in chunks), tuple((k, bytes.fromhex(d)) for k, d in tails)
     )
 
 
-def print_from_json(text: str) -> RequestPrint:
-    data = json.loads(text)
+#: What a block whose text print is gone compares as: nothing in common.
+_UNKNOWN_TEXT = TextPrint(0, 16, (), ())
+
+
+def print_from_json(shape: str, texts: Mapping[bytes, TextPrint]) -> RequestPrint:
+    data = json.loads(shape)
     blocks = []
-    for position, section, path, kind, location, area, digest, prefix, tokens, cumulative, tp in data[
-        "blocks"
-    ]:
-        length, chunk, chunks, tails = tp
-        text_print = TextPrint(
-            length,
-            chunk,
-            tuple(bytes.fromhex(c) for c in chunks),
-            tuple((k, bytes.fromhex(d)) for k, d in tails),
-        )
+    for position, section, path, kind, location, area, digest, prefix, tokens, cumulative in data["blocks"]:
+        block_digest = bytes.fromhex(digest)
         blocks.append(
             BlockPrint(
                 position,
@@ -165,11 +161,11 @@ def print_from_json(text: str) -> RequestPrint:
                 kind,
                 location,
                 area,
-                bytes.fromhex(digest),
+                block_digest,
                 bytes.fromhex(prefix),
                 tokens,
                 cumulative,
-                text_print,
+                texts.get(block_digest, _UNKNOWN_TEXT),
             )
         )
     return RequestPrint(
@@ -187,11 +183,34 @@ def print_from_json(text: str) -> RequestPrint:
 
 
 @dataclass
+class _Batch:
+    entries: list[dict[str, Any]]
+    call: dict[str, Any] | None
+    uses: list[tuple[bytes, float]]
+    events: list[dict[str, Any]]
+    texts: list[tuple[bytes, str, float]]
+
+
+#: Stores whose queued writes are committed when the process exits.
+_open_stores: weakref.WeakSet[CacheWatchStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for store in list(_open_stores):
+        try:
+            store.close()
+        except Exception:  # exiting: nothing left to tell
+            pass
+
+
+@dataclass
 class StoredState:
     """Everything of one agent the store holds, as rows (the watch turns them into objects)."""
 
     entries: list[sqlite3.Row]
     calls: list[sqlite3.Row]
+    texts: dict[bytes, TextPrint]
     uses: list[sqlite3.Row]
     events: list[sqlite3.Row]
 
@@ -207,7 +226,14 @@ class CacheWatchStore:
         self._pid = 0
         self._seen_version: int | None = None
         self._writes = 0
+        self._written = threading.Condition()
+        self._pending: list[_Batch] = []
+        self._writing = False
+        self._stopping = False
+        self._failure: Exception | None = None
+        self._writer: threading.Thread | None = None
         self.key = self._load_key()
+        _open_stores.add(self)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], agent: str) -> CacheWatchStore | None:
@@ -273,10 +299,21 @@ class CacheWatchStore:
         return self._conn
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+        """Commit what is queued, stop the writer, close the connection."""
+        try:
+            self.flush()
+        finally:
+            with self._written:
+                self._stopping = True
+                self._written.notify_all()
+            if self._writer is not None and self._writer is not threading.current_thread():
+                self._writer.join(timeout=10)
+            self._writer = None
+            with self._lock:
+                if self._conn is not None and self._pid == os.getpid():
+                    self._conn.close()
+                self._conn = None
+            _open_stores.discard(self)
 
     def _load_key(self) -> bytes:
         with self._lock:
@@ -300,17 +337,24 @@ class CacheWatchStore:
             return version != self._seen_version
 
     def load(self) -> StoredState:
+        self.flush()  # what this process queued is part of the state
         with self._lock:
             conn = self.connection()
             self._seen_version = conn.execute("PRAGMA data_version").fetchone()[0]
             agent = (self.agent,)
             return StoredState(
-                entries=conn.execute("SELECT * FROM entries WHERE agent = ? ORDER BY id", agent).fetchall(),
+                entries=conn.execute(
+                    "SELECT * FROM entries WHERE agent = ? ORDER BY rowid", agent
+                ).fetchall(),
                 calls=conn.execute(
-                    "SELECT * FROM (SELECT * FROM calls WHERE agent = ? AND print IS NOT NULL "
-                    "ORDER BY id DESC LIMIT ?) ORDER BY id",
+                    "SELECT * FROM (SELECT * FROM calls WHERE agent = ? ORDER BY id DESC LIMIT ?) "
+                    "ORDER BY id",
                     (self.agent, KEEP_CALLS),
                 ).fetchall(),
+                texts={
+                    bytes(row["digest"]): text_from_json(row["text"])
+                    for row in conn.execute("SELECT digest, text FROM texts WHERE agent = ?", agent)
+                },
                 uses=conn.execute(
                     "SELECT prefix, at FROM uses WHERE agent = ? ORDER BY at, id", agent
                 ).fetchall(),
@@ -319,6 +363,7 @@ class CacheWatchStore:
 
     def calls(self, since: float | None = None) -> list[sqlite3.Row]:
         """Every stored call of the agent (oldest first), for replays."""
+        self.flush()
         with self._lock:
             return (
                 self.connection()
@@ -338,42 +383,66 @@ class CacheWatchStore:
         call: dict[str, Any] | None,
         uses: Iterable[tuple[bytes, float]],
         events: Iterable[dict[str, Any]],
+        texts: Iterable[tuple[bytes, str, float]] = (),
     ) -> None:
-        """One transaction: upsert entries (by id when known), append the call, uses and events,
-        and drop what is beyond the limits. Entry dicts without "id" get one (set in place)."""
+        """Queue one call's changes: entries upserted by uid, the call, uses, events and new block
+        texts (digest, JSON, time). A background thread commits what is queued in one
+        transaction, so a call does not wait for the disk; `flush` waits for it. A failure of
+        an earlier write is raised here."""
+        batch = _Batch(list(entries), call, list(uses), list(events), list(texts))
+        with self._written:
+            self._raise_failure()
+            self._pending.append(batch)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="clawdbot-nb-cache-watch", daemon=True
+                )
+                self._writer.start()
+            self._written.notify_all()
+
+    def flush(self) -> None:
+        """Wait until every queued change is committed (raises a write's failure)."""
+        with self._written:
+            while self._pending or self._writing:
+                if self._writer is None or not self._writer.is_alive():
+                    self._commit(self._pending)  # no writer (closed, or after a fork): here
+                    self._pending = []
+                    break
+                self._written.wait(timeout=1)
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._written:
+                while not self._pending and not self._stopping:
+                    self._written.wait()
+                if not self._pending and self._stopping:
+                    return
+                batches, self._pending = self._pending, []
+                self._writing = True
+            try:
+                self._commit(batches)
+            except Exception as error:
+                self._failure = error
+            finally:
+                with self._written:
+                    self._writing = False
+                    self._written.notify_all()
+
+    def _commit(self, batches: list[_Batch]) -> None:
+        if not batches:
+            return
         with self._lock:
             conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for entry in entries:
-                    columns = [c for c in entry if c != "id"]
-                    values = [entry[c] for c in columns]
-                    if entry.get("id") is None:
-                        names = ", ".join(columns)
-                        cursor = conn.execute(
-                            f"INSERT INTO entries (agent, {names}) VALUES (?{', ?' * len(columns)})",
-                            (self.agent, *values),
-                        )
-                        entry["id"] = cursor.lastrowid
-                    else:
-                        assignments = ", ".join(f"{c} = ?" for c in columns)
-                        conn.execute(f"UPDATE entries SET {assignments} WHERE id = ?", (*values, entry["id"]))
-                if call is not None:
-                    columns = list(call)
-                    conn.execute(
-                        f"INSERT INTO calls (agent, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})",
-                        (self.agent, *call.values()),
-                    )
-                conn.executemany(
-                    "INSERT INTO uses (agent, prefix, at) VALUES (?, ?, ?)",
-                    [(self.agent, p, a) for p, a in uses],
-                )
-                for event in events:
-                    columns = list(event)
-                    conn.execute(
-                        f"INSERT INTO events (agent, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})",
-                        (self.agent, *event.values()),
-                    )
+                for batch in batches:
+                    self._insert(conn, batch)
                 self._trim(conn)
                 conn.execute("COMMIT")
             except BaseException:
@@ -382,23 +451,53 @@ class CacheWatchStore:
             # Our own commit does not count as someone else's change.
             self._seen_version = conn.execute("PRAGMA data_version").fetchone()[0]
 
+    def _insert(self, conn: sqlite3.Connection, batch: _Batch) -> None:
+        agent = self.agent
+        if batch.entries:
+            columns = list(batch.entries[0])
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "uid")
+            conn.executemany(
+                f"INSERT INTO entries (agent, {', '.join(columns)}) VALUES (?{', ?' * len(columns)}) "
+                f"ON CONFLICT (uid) DO UPDATE SET {updates}",
+                [(agent, *(entry[c] for c in columns)) for entry in batch.entries],
+            )
+        if batch.call is not None:
+            columns = list(batch.call)
+            conn.execute(
+                f"INSERT INTO calls (agent, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})",
+                (agent, *batch.call.values()),
+            )
+        if batch.uses:
+            conn.executemany(
+                "INSERT INTO uses (agent, prefix, at) VALUES (?, ?, ?)",
+                [(agent, prefix, at) for prefix, at in batch.uses],
+            )
+        if batch.texts:
+            conn.executemany(
+                "INSERT INTO texts (agent, digest, text, used) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (agent, digest) DO UPDATE SET used = excluded.used",
+                [(agent, digest, text, used) for digest, text, used in batch.texts],
+            )
+        if batch.events:
+            columns = list(batch.events[0])
+            conn.executemany(
+                f"INSERT INTO events (agent, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})",
+                [(agent, *event.values()) for event in batch.events],
+            )
+
     def _trim(self, conn: sqlite3.Connection) -> None:
         self._writes += 1
         if self._writes % _TRIM_EVERY != 1:
             return
-        conn.execute(
-            "UPDATE calls SET print = NULL WHERE agent = ? AND print IS NOT NULL AND id NOT IN "
-            "(SELECT id FROM calls WHERE agent = ? ORDER BY id DESC LIMIT ?)",
-            (self.agent, self.agent, KEEP_CALLS),
-        )
         for table, keep, order in (
             ("calls", KEEP_REPLAY_CALLS, "id"),
             ("uses", KEEP_USES, "at"),
             ("events", KEEP_EVENTS, "at"),
             ("entries", KEEP_ENTRIES, "last_used"),
+            ("texts", KEEP_TEXTS, "used"),
         ):
             conn.execute(
-                f"DELETE FROM {table} WHERE agent = ? AND id NOT IN "
-                f"(SELECT id FROM {table} WHERE agent = ? ORDER BY {order} DESC LIMIT ?)",
+                f"DELETE FROM {table} WHERE agent = ? AND rowid NOT IN "
+                f"(SELECT rowid FROM {table} WHERE agent = ? ORDER BY {order} DESC LIMIT ?)",
                 (self.agent, self.agent, keep),
             )

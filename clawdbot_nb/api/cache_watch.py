@@ -86,6 +86,10 @@ FORGET_AFTER_S = 24 * 3600.0
 TURN_SAMPLE = 20
 #: Calls kept for what-if replays by a watch without a store.
 KEEP_MEMORY_CALLS = 5000
+#: Prints (and their stored shapes) of recent plans, reused when a plan is sent again.
+MEMO_SIZE = 64
+#: A block's text print is marked used in the store again after this long (for trimming).
+TEXT_BUMP_S = 3600.0
 _PER_TOKEN = 1e-6
 _NO_EVIDENCE = Evidence()
 
@@ -168,6 +172,10 @@ class CacheWatch:
         self._uses = UseHistory()
         #: Without a store, the calls a what-if replays are kept here (as the store's rows).
         self._call_rows: deque[dict[str, Any]] = deque(maxlen=KEEP_MEMORY_CALLS)
+        self._prints: dict[int, tuple[dict[str, Any], RequestPrint]] = {}
+        self._shapes: dict[int, tuple[RequestPrint, str]] = {}
+        #: Block digests whose text print the store holds, and when it was last marked used.
+        self._stored_texts: dict[bytes, float] = {}
         #: What the call being finished added, for the store.
         self._new_events: list[TimelineEvent] = []
         self._new_retired: list[CacheEntry] = []
@@ -208,10 +216,11 @@ class CacheWatch:
                     self._retired.append(previous)
                 self._entries[key] = entry
         self._history.clear()
+        self._stored_texts = dict.fromkeys(state.texts, float("-inf"))
         for row in state.calls:
             scope = Scope(row["model"], row["credential"], row["organization"], row["workspace"])
             written = tuple(json.loads(row["written"]))
-            printed = print_from_json(row["print"])
+            printed = print_from_json(row["shape"], state.texts)
             self._history.append(PastCall(-row["id"], printed, scope, row["sent_at"], written, row["hit"]))
         self._uses = UseHistory()
         for row in state.uses:
@@ -224,32 +233,61 @@ class CacheWatch:
             for row in state.events
         ]  # fmt: skip
 
+    def _new_texts(self, printed: RequestPrint, at: float) -> list[tuple[bytes, str, float]]:
+        """The text prints of `printed` the store lacks (or last marked used over an hour ago)."""
+        from clawdbot_nb.api.cache_store import text_to_json
+
+        out = []
+        for block in printed.blocks:
+            if at - self._stored_texts.get(block.digest, float("-inf")) > TEXT_BUMP_S:
+                self._stored_texts[block.digest] = at
+                out.append((block.digest, text_to_json(block.text), at))
+        return out
+
     def _persist(
         self,
         entries: list[CacheEntry],
         call: dict[str, Any] | None,
         uses: list[tuple[bytes, float]],
         events: list[TimelineEvent],
+        printed: RequestPrint,
+        at: float,
     ) -> None:
         if self.store is None:
             if call is not None:
-                self._call_rows.append({**call, "print": None})
+                self._call_rows.append(call)
             return
         retired = {id(e) for e in self._new_retired}
         rows = [_entry_row(e, retired=id(e) in retired) for e in entries]
         try:
-            self.store.write(entries=rows, call=call, uses=uses, events=[_event_row(e) for e in events])
+            self.store.write(
+                entries=rows,
+                call=call,
+                uses=uses,
+                events=[_event_row(e) for e in events],
+                texts=self._new_texts(printed, at),
+            )
         except Exception as error:
             self._store_failed(error)
-            return
-        for entry, row in zip(entries, rows, strict=True):
-            entry.id = row["id"]
 
     # -- following calls ---------------------------------------------------------------------------
 
+    def _fingerprint(self, params: dict[str, Any]) -> RequestPrint:
+        # Plans are immutable and the workspace reuses the plan of a repeated request: its print
+        # is reused too (the memo holds the params, so their id is not recycled meanwhile).
+        memo = self._prints.get(id(params))
+        if memo is not None and memo[0] is params:
+            return memo[1]
+        printed = fingerprint(params, self.key)
+        self._prints[id(params)] = (params, printed)
+        if len(self._prints) > MEMO_SIZE:
+            self._prints.pop(next(iter(self._prints)))
+        return printed
+
     def begin(self, params: dict[str, Any], scope: Scope, *, at: float | None = None) -> CallTicket:
-        """A request is being sent: `params` is the planned body, with its `cache_control` marks."""
-        print_ = fingerprint(params, self.key)
+        """A request is being sent: `params` is the planned body, with its `cache_control` marks
+        (not to be changed afterwards: a plan's body never is)."""
+        print_ = self._fingerprint(params)
         with self._lock:
             return CallTicket(
                 next(self._calls),
@@ -310,7 +348,8 @@ class CacheWatch:
             for prefix, when in uses:
                 self._uses.record(prefix, when)
             touched = list({id(e): e for e in [*refreshed, *written, *self._new_retired]}.values())
-            self._persist(touched, self._call_row(past, usage, record or {}), uses, self._new_events)
+            call_row = self._call_row(past, usage, record or {})
+            self._persist(touched, call_row, uses, self._new_events, current, at)
             ticket.params = {}
             copies = tuple(replace(e) for e in written), tuple(replace(e) for e in refreshed)
             return CallReport(why, hit, *copies)
@@ -319,18 +358,25 @@ class CacheWatch:
         """The call failed: nothing was read or written."""
         ticket.params = {}
 
-    @staticmethod
-    def _call_row(past: PastCall, usage: UsageCounts, record: dict[str, Any]) -> dict[str, Any]:
-        from clawdbot_nb.api.cache_store import print_to_json, shape_to_json
+    def _shape(self, printed: RequestPrint) -> str:
+        from clawdbot_nb.api.cache_store import shape_to_json
 
+        memo = self._shapes.get(id(printed))
+        if memo is None or memo[0] is not printed:
+            memo = (printed, shape_to_json(printed))
+            self._shapes[id(printed)] = memo
+            if len(self._shapes) > MEMO_SIZE:
+                self._shapes.pop(next(iter(self._shapes)))
+        return memo[1]
+
+    def _call_row(self, past: PastCall, usage: UsageCounts, record: dict[str, Any]) -> dict[str, Any]:
         row = {
             "sent_at": past.sent_at,
             "model": past.scope.model,
             "credential": past.scope.credential,
             "organization": past.scope.organization,
             "workspace": past.scope.workspace,
-            "print": print_to_json(past.print.without_marks()),
-            "shape": shape_to_json(past.print),
+            "shape": self._shape(past.print),
             "written": json.dumps(list(past.written)),
             "hit": past.hit,
             "input_tokens": usage.input_tokens,
@@ -487,7 +533,7 @@ class CacheWatch:
         """`ttl="auto"` for a planned request body (planned with any TTL: TTLs change no hash)."""
         if oauth:
             return choose_ttl(_NO_EVIDENCE, shared_tokens=0, one_shot_tokens=0, ratios=ratios, oauth=True)
-        printed = fingerprint(params, self.key)
+        printed = self._fingerprint(params)
         now = self.clock() if at is None else at
         with self._lock:
             self._sync()
@@ -555,7 +601,7 @@ class CacheWatch:
 
 def _entry_row(entry: CacheEntry, *, retired: bool) -> dict[str, Any]:
     return {
-        "id": entry.id,
+        "uid": entry.uid,
         "model": entry.scope.model,
         "credential": entry.scope.credential,
         "organization": entry.scope.organization,
@@ -592,7 +638,7 @@ def _entry_from_row(row: Any) -> CacheEntry:
         began_at=row["began_at"],
         loaded=True,
         turn=bool(row["turn"]),
-        id=row["id"],
+        uid=row["uid"],
     )
 
 
@@ -607,3 +653,41 @@ def _event_row(event: TimelineEvent) -> dict[str, Any]:
         "model": event.model,
         "entry": event.entry,
     }
+
+
+# -- one watch per agent and process ------------------------------------------------------------
+
+_shared: dict[tuple[Any, ...], list[Any]] = {}
+_shared_lock = threading.Lock()
+
+
+def acquire_watch(path: Any, agent_id: str, clock: Callable[[], float]) -> CacheWatch:
+    """The process's watch for an agent's watch file (opened on first use): every workspace of
+    the agent in this process shares it; other processes share the file."""
+    from clawdbot_nb.api.cache_store import CacheWatchStore
+
+    key = (os.getpid(), str(path), agent_id, clock)
+    with _shared_lock:
+        held = _shared.get(key)
+        if held is None:
+            store = CacheWatchStore.open(path, agent_id) if path is not None else None
+            held = _shared[key] = [CacheWatch(clock=clock, store=store), 0]
+        held[1] += 1
+        return held[0]
+
+
+def release_watch(watch: CacheWatch) -> None:
+    """A workspace is done with `watch`: the last one closes it (its writes are committed)."""
+    with _shared_lock:
+        for key, held in list(_shared.items()):
+            if held[0] is watch:
+                held[1] -= 1
+                if held[1] <= 0:
+                    del _shared[key]
+                    watch.close()
+                return
+
+
+def is_shared(watch: CacheWatch) -> bool:
+    with _shared_lock:
+        return any(held[0] is watch for held in _shared.values())

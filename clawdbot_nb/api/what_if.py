@@ -58,6 +58,7 @@ class RecordedCall:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RecordedCall:
         shape = json.loads(row["shape"])
+        blocks = shape["blocks"]
         usage = UsageCounts(
             row["input_tokens"],
             row["output_tokens"],
@@ -68,9 +69,9 @@ class RecordedCall:
         return cls(
             sent_at=row["sent_at"],
             scope=Scope(row["model"], row["credential"], row["organization"], row["workspace"]),
-            prefixes=tuple(bytes.fromhex(p) for p in shape["prefixes"]),
-            cumulative=tuple(shape["cumulative"]),
-            breakpoints=tuple((p, ttl) for p, ttl in shape["breakpoints"]),
+            prefixes=tuple(bytes.fromhex(b[7]) for b in blocks),
+            cumulative=tuple(b[9] for b in blocks),
+            breakpoints=tuple((p, ttl) for p, ttl, _ in shape["breakpoints"]),
             last_turn_start=shape["last_turn_start"],
             total_tokens=shape["total_tokens"],
             usage=usage,

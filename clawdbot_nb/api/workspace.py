@@ -30,7 +30,7 @@ from clawdbot_nb import catalog
 from clawdbot_nb.api import cache_store, drivers
 from clawdbot_nb.api.bookkeeping import Bookkeeper, BookkeepingWarning
 from clawdbot_nb.api.cache_calls import CallWatcher
-from clawdbot_nb.api.cache_watch import CacheWatch
+from clawdbot_nb.api.cache_watch import CacheWatch, acquire_watch
 from clawdbot_nb.api.call import CallEngine, CallRequest
 from clawdbot_nb.api.clients import ClientOptions, ClientPool, uses_oauth_wire, with_identity
 from clawdbot_nb.api.ledger import Ledger, LedgerUnavailable, current_session, ledger_path
@@ -219,12 +219,11 @@ class Workspace:
             return None
 
     def _open_watch(self) -> CacheWatch:
-        """The cache watch: on disk beside the ledger (shared by the agent's kernels), or in
-        memory for a workspace without a ledger."""
-        store = None
-        if self._watch_file is not None:
-            store = cache_store.CacheWatchStore.open(self._watch_file, self.agent.agent_id)
-        return CacheWatch(clock=self.clock, store=store)
+        """The cache watch: on disk beside the ledger (shared by the agent's workspaces and
+        kernels), or in memory for a workspace without a ledger."""
+        if self._watch_file is None:
+            return CacheWatch(clock=self.clock)
+        return acquire_watch(self._watch_file, self.agent.agent_id, self.clock)
 
     def _current_overrides(self) -> dict[str, Any]:
         return self._price_overrides(self.agent.config())

@@ -101,3 +101,37 @@ def test_agents_have_their_own_slice(workspace, path) -> None:
     assert store.key != watch_of(workspace).key
     assert cache_watch.CacheWatch(store=store).entries() == []
     store.close()
+
+
+CHILD = """
+import sys
+from clawdbot_nb.api.workspace import Workspace
+with Workspace(base_url=sys.argv[1]) as workspace:
+    reply = workspace.ask("Which sources?", system=sys.argv[2])
+    print(reply.verdict)
+"""
+
+
+@pytest.mark.slow
+def test_kernels_in_other_processes_share_the_file(simulator, agent) -> None:
+    """Another process (another kernel) writes; this one sees its entries and reads them."""
+    import subprocess
+    import sys
+
+    from clawdbot_nb import sim
+    from clawdbot_nb.api.workspace import Workspace
+
+    with sim.serve(simulator) as server:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, server.base_url, LONG_SYSTEM],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "write"
+        with Workspace(base_url=server.base_url) as workspace:
+            assert [e.area for e in watch_of(workspace).entries()] == ["system", "message 0"]
+            reply = workspace.ask("Which sources?", system=LONG_SYSTEM)
+            assert reply.verdict == "hit" and reply.why_miss is None
+            assert {e.area: e.hits for e in watch_of(workspace).entries()} == {"system": 1, "message 0": 1}
