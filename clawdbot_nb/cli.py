@@ -26,8 +26,10 @@ def shared_registrars() -> list[Registrar]:
     # keeps its own heavy imports inside its handlers.
     from clawdbot_nb.commands import ask as ask_commands
     from clawdbot_nb.commands import auth as auth_commands
+    from clawdbot_nb.commands import cache as cache_commands
 
-    return [auth_commands.register, ask_commands.register]
+    # cache after ask: it adds --what-if to ask's `usage`.
+    return [auth_commands.register, ask_commands.register, cache_commands.register]
 
 
 def _registrars() -> list[Registrar]:

@@ -136,6 +136,8 @@ class Column:
     colour: Callable[[Any], str | None] | None = None
     #: Left out when no row has a value (an `error` column with no error).
     optional: bool = False
+    #: The cell as HTML, when it needs markup (e.g. a countdown); it must escape what it shows.
+    html: Callable[[Any], str] | None = None
 
     def shown_in(self, layout: str) -> bool:
         order = (EVERYWHERE, NOTEBOOK, WIDE)
@@ -204,12 +206,15 @@ class Table:
             tds = []
             for position, cell in enumerate(cells):
                 style = f"{_CELL_STYLE};text-align:{aligns[position]}"
+                content = html_text(cell)
                 if position >= offset:
                     column = columns[position - offset]
                     shade = column.colour(row[column.source]) if column.colour else None
                     if shade:
                         style += f";color:{shade};font-weight:600"
-                tds.append(f'<td style="{style}">{html_text(cell)}</td>')
+                    if column.html is not None:
+                        content = column.html(row[column.source])
+                tds.append(f'<td style="{style}">{content}</td>')
             body.append(f"<tr>{''.join(tds)}</tr>")
         title = (
             f'<div style="font-weight:600;margin:4px 0">{html_text(self.title)}</div>' if self.title else ""

@@ -505,14 +505,26 @@ class CacheWatch:
         looks them up: per breakpoint, 20 positions back."""
         seq = next(self._events)
 
-        def live(position: int) -> bool:
-            entry = self._entries.get((scope, printed.blocks[position].prefix))
-            return entry is not None and entry.alive(at) and entry.visible_to(seq, at)
+        def find(position: int) -> CacheEntry | None:
+            prefix = printed.blocks[position].prefix
+            entry = self._entries.get((scope, prefix))
+            if entry is None and scope.organization is None:
+                # Before this process saw a response of the credential, its organisation is not
+                # known: an entry of the same model and credential kind stands for it.
+                entry = next(
+                    (
+                        e
+                        for (s, p), e in self._entries.items()
+                        if p == prefix and s.model == scope.model and s.credential == scope.credential
+                    ),
+                    None,
+                )
+            return entry if entry is not None and entry.alive(at) and entry.visible_to(seq, at) else None
 
-        positions = walk_lookup([bp.position for bp in printed.breakpoints], live)
+        positions = walk_lookup([bp.position for bp in printed.breakpoints], lambda p: find(p) is not None)
         if not positions:
             return -1, None
-        return positions[-1], self._entries[(scope, printed.blocks[positions[-1]].prefix)]
+        return positions[-1], find(positions[-1])
 
     def _turn_reuse(self) -> float:
         """How often this agent's last-turn entries were read again (a conversation goes on,

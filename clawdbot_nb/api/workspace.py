@@ -23,6 +23,7 @@ import time
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,11 @@ def _user_message(prompt: Any) -> dict[str, Any]:
         f"The prompt must be text (or a list of content blocks), got {type(prompt).__name__}.",
         fix="pass a string",
     )
+
+
+def _utc(seconds: float) -> datetime:
+    # Whole microseconds: pandas keeps them exactly, and nothing is lost showing them.
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 class Workspace:
@@ -505,10 +511,10 @@ class Workspace:
                 "tokens": e.tokens,
                 "ttl": e.ttl,
                 "expires_in_s": round(e.expires_at - now, 1),
-                "expires_at": pd.Timestamp(e.expires_at, unit="s", tz="UTC"),
+                "expires_at": _utc(e.expires_at),
                 "hits": e.hits,
                 "saved_usd": e.saved_usd,
-                "written_at": pd.Timestamp(e.written_at, unit="s", tz="UTC"),
+                "written_at": _utc(e.written_at),
                 "credential_type": e.scope.credential,
             }
             for e in self._watch().entries(now)
@@ -525,7 +531,7 @@ class Workspace:
 
         rows = [
             {
-                "at": pd.Timestamp(e.at, unit="s", tz="UTC"),
+                "at": _utc(e.at),
                 "event": e.kind,
                 "breakpoint": e.area,
                 "location": e.location,

@@ -134,8 +134,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ask.add_argument(
         "--ttl",
-        choices=["5m", "1h", "none"],
-        help="cache TTL; none sends no cache breakpoints (default: the config's cacheControlTtl, else 5m)",
+        choices=["5m", "1h", "auto", "none"],
+        help="cache TTL; auto picks 5m or 1h from your pauses; none sends no cache breakpoints "
+        "(default: clawdbot-nb's own setting, else the config's cacheControlTtl, else 5m)",
     )
     ask.add_argument("--system", metavar="TEXT", help="system prompt")
     ask.add_argument("--system-file", metavar="F", help="read the system prompt from a file")

@@ -67,6 +67,8 @@ def _adapt_shared(magics: ClawdbotMagics, subparsers: argparse._SubParsersAction
     ask.add_argument("--raw", action="store_true", help="send PROMPT as written: no {name} or $NAME filling")
     ask.set_defaults(handler=lambda args: _ask(magics, args))
 
+    subparsers.choices["cache"].set_defaults(handler=lambda args: _cache(magics, args))
+
     usage = subparsers.choices["usage"]
     usage.add_argument(
         "--plot",
@@ -161,6 +163,10 @@ def _usage(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
 
     workspace = magics.workspace(args.agent)
     agent = workspace.agent.agent_id
+    if args.what_if:
+        from clawdbot_nb.cache_tables import what_if_table
+
+        return what_if_table(workspace.what_if(), agent=agent, wide=args.wide)
     if args.plot and args.summary:
         raise UsageError("--plot draws one bar per call.", fix="drop --summary")
     if args.summary:
@@ -186,6 +192,30 @@ def _usage(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
             show_figure(usage_figure(frame))
     # Shown as a compact table; `.frame` is the DataFrame with every column.
     return table
+
+
+def _cache(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:
+    """`%clawdbot cache`: the live entries with a countdown (`--timeline`: the plot and events)."""
+    from clawdbot_nb import cache_tables
+
+    if args.cache_command == "ttl":
+        from clawdbot_nb.commands.cache import run_ttl
+
+        run_ttl(args)
+        return None
+    workspace = magics.workspace(args.agent)
+    agent = workspace.agent.agent_id
+    if args.timeline:
+        events = workspace.cache_timeline()
+        if len(events):
+            from clawdbot_nb.notebook.cache_views import timeline_figure
+            from clawdbot_nb.notebook.views import show_figure
+
+            show_figure(timeline_figure(events))
+        return cache_tables.timeline_table(events, agent=agent, wide=args.wide)
+    from clawdbot_nb.notebook.cache_views import CacheView
+
+    return CacheView(cache_tables.cache_table(workspace.cache_status(), agent=agent, wide=args.wide))
 
 
 def _profiles(magics: ClawdbotMagics, args: argparse.Namespace) -> Any:

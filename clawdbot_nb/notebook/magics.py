@@ -35,14 +35,16 @@ Line magic (the clawdbot-nb commands; `%clawdbot COMMAND --help` explains each):
   %clawdbot profiles [--manage]          the auth profiles as a DataFrame (--manage: with actions)
   %clawdbot ask "PROMPT" [--ttl 1h] ...  one prompt from a line
   %clawdbot usage [--summary] [--plot]   every call: tokens, cache reads/writes, hit %, cost
+  %clawdbot usage --what-if              your calls under always-5m, always-1h and auto
+  %clawdbot cache [--timeline]           what is cached now and until when (live countdown)
   %clawdbot sim start|stop|advance 6m    the built-in simulator (no key, no network)
 
 Cell magic: the cell is the prompt ({name} fills in notebook variables):
-  %%clawdbot [--model M] [--ttl 5m|1h] [--system TEXT_OR_{var}] [--system-file F]
+  %%clawdbot [--model M] [--ttl 5m|1h|auto] [--system TEXT_OR_{var}] [--system-file F]
              [--profile ID] [--agent ID] [--max-tokens N] [--no-cache] [-o NAME]
              [--stream-mode update|append|final] [--raw]
 
-Settings: %config ClawdbotMagics.ttl = "1h" (also agent, model, max_tokens, stream_mode,
+Settings: %config ClawdbotMagics.ttl = "1h" or "auto" (also agent, model, max_tokens, stream_mode,
 show_footer, use_widgets, interpolate, debug). `$NAME` takes a notebook variable or an
 environment variable, so keys never need to be typed into a cell."""
 
@@ -56,9 +58,10 @@ class ClawdbotMagics(Magics):
         "", help="Model for prompts; empty means the config's primary, else claude-sonnet-5-5."
     ).tag(config=True)
     ttl = Enum(
-        ["", "5m", "1h", "none"],
+        ["", "5m", "1h", "auto", "none"],
         default_value="",
-        help="Cache TTL for prompts; empty means the config's cacheControlTtl for the model, else 5m.",
+        help="Cache TTL for prompts; auto: 5m or 1h per call from your pauses; empty means "
+        "clawdbot-nb's own setting, else the config's cacheControlTtl for the model, else 5m.",
     ).tag(config=True)
     max_tokens = Int(1024, help="max_tokens for prompts.").tag(config=True)
     stream_mode = Enum(
@@ -120,7 +123,10 @@ class ClawdbotMagics(Magics):
         )
         workspace = self._workspaces.get(key)
         if workspace is None:
-            workspace = Workspace(name, cell=self._execution_count)
+            # Cache entries live on the simulator's clock while it runs (`sim advance` expires them).
+            session = self.simulator_session
+            clock = session.simulator.clock.now if session is not None else None
+            workspace = Workspace(name, cell=self._execution_count, clock=clock)
             self._workspaces[key] = workspace
         return workspace
 
@@ -323,7 +329,7 @@ class ClawdbotMagics(Magics):
             description="Send the cell as a prompt; the reply streams in, then a usage footer.",
         )
         parser.add_argument("--model", metavar="M")
-        parser.add_argument("--ttl", choices=["5m", "1h", "none"])
+        parser.add_argument("--ttl", choices=["5m", "1h", "auto", "none"])
         parser.add_argument("--system", metavar="TEXT", help="system prompt; {var} and $VAR are filled in")
         parser.add_argument("--system-file", metavar="F")
         parser.add_argument("--profile", metavar="ID", help="use this auth profile only")

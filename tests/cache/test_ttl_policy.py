@@ -32,7 +32,10 @@ def test_quick_iteration_chooses_5m_and_says_so() -> None:
 def test_pauses_over_an_hour_choose_5m() -> None:
     choice = _choose(Evidence(gaps=(90 * MIN, 30.0, 120 * MIN), agent_pauses=(math.inf,) * 4))
     assert choice.ttl == "5m"
-    assert choice.reason == "5m: 6 of your last 6 breaks lasted over an hour, which even a 1h entry does not survive"
+    assert (
+        choice.reason
+        == "5m: 6 of your last 6 breaks lasted over an hour, which even a 1h entry does not survive"
+    )
 
 
 def test_the_agents_rhythm_decides_before_this_prefix_has_one() -> None:
