@@ -33,3 +33,17 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def state_dir(isolated_home: Path) -> Path:
     return Path(os.environ["CLAWDBOT_STATE_DIR"])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Sum the `interop_*` figures the gateway interop tests record (fields compared, states,
+    reads during gateway writes) and print them once, after the run."""
+    totals: dict[str, int] = {}
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name.startswith("interop_") and isinstance(value, int):
+                totals[name] = totals.get(name, 0) + value
+    if totals:
+        terminalreporter.section("gateway interop")
+        for name, value in sorted(totals.items()):
+            terminalreporter.write_line(f"{name.removeprefix('interop_').replace('_', ' ')}: {value:,}")

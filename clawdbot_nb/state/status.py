@@ -565,8 +565,7 @@ class StatusReport:
                     f"Run `claude setup-token`, then `clawdbot-nb models auth paste-token --provider "
                     f"anthropic{flag}`, or `clawdbot-nb onboard{flag}` with an API key."
                     if provider == "anthropic"
-                    else "clawdbot-nb talks to Anthropic only; configure this provider in the gateway "
-                    "or set an API key env var."
+                    else "Run `clawdbot configure` or set an API key env var."
                 )
                 lines.append(f"- {provider} {hint}")
         lines += ["", "OAuth/token status"]

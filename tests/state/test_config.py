@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from clawdbot_nb.errors import ParseError
 from clawdbot_nb.state.config import ClawdbotConfig, record_profile_metadata, update_config
 from clawdbot_nb.state.cooldown import CooldownPolicy
-from tests.state.fakes import read_json
+from tests.state.fakes import read_json, write_json
 
 
 def config_at(tmp_path: Path, text: str) -> ClawdbotConfig:
@@ -130,3 +132,47 @@ def test_a_config_that_cannot_be_parsed_is_not_written(tmp_path: Path) -> None:
     with pytest.raises(ParseError):
         update_config(path, lambda data: data.update(x=1))
     assert path.read_text() == "{ auth: { profiles: "
+
+
+def _key_paths(node, prefix=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _key_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        yield (*prefix, "[]")
+    else:
+        yield prefix
+
+
+def test_every_config_key_we_write_is_in_the_gateways_schema(state_dir: Path) -> None:
+    """The gateway refuses to run with one key its (strict) schema does not know: drive every
+    writer of ours and check each key path it leaves against what the schema allows."""
+    from clawdbot_nb.state import claude_cli, onboarding
+    from clawdbot_nb.state.agent import AgentState
+    from tests.state.fakes import API_KEY, OAUTH_ACCESS, OAUTH_REFRESH, SETUP_TOKEN
+
+    agent = AgentState.resolve()
+    write_json(Path(os.environ["CLAUDE_CONFIG_DIR"]) / ".credentials.json", {"claudeAiOauth": {
+        "accessToken": OAUTH_ACCESS, "refreshToken": OAUTH_REFRESH, "expiresAt": 4_000_000_000_000}})  # fmt: skip
+    claude_cli.clear_read_cache()
+    onboarding.save_api_key(agent, API_KEY)
+    onboarding.save_setup_token(agent, SETUP_TOKEN, profile_id="anthropic:work", expires_in="30d")
+    onboarding.paste_token(agent, SETUP_TOKEN, provider="anthropic")
+    onboarding.paste_token(agent, "opaque-token-of-another-provider", provider="openai")
+    onboarding.import_claude_cli(agent)
+    onboarding.set_order(agent, "anthropic", ["anthropic:work"])
+    onboarding.remove_profile(agent, "anthropic:work")
+    data = json.loads(agent.config_path.read_text())
+    data["auth"]["order"] = {"anthropic": ["anthropic:manual"]}
+    agent.config_path.write_text(json.dumps(data))
+    onboarding.save_api_key(agent, API_KEY)  # moves the id to the front of an existing order
+    allowed = {("auth", "profiles", "*", "provider"), ("auth", "profiles", "*", "mode"),
+               ("auth", "profiles", "*", "email"), ("auth", "order", "*", "[]")}  # fmt: skip
+    written = {
+        (p[0], p[1], "*", *p[3:]) if len(p) > 3 else p
+        for p in _key_paths(json.loads(agent.config_path.read_text()))
+    }
+    assert written <= allowed, written - allowed
+    assert {p["mode"] for p in json.loads(agent.config_path.read_text())["auth"]["profiles"].values()} <= {
+        "api_key", "oauth", "token"
+    }  # fmt: skip
