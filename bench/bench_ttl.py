@@ -173,7 +173,13 @@ def replay_through_workspace(
             simulator.clock.advance(call.gap_s)
             if not call.repeat:
                 question = _text(number, call.user_words)
-            reply = workspace.ask(question, system=system, ttl=ttl, max_tokens=call.output_tokens)
+            reply = workspace.ask(
+                question,
+                system=system,
+                ttl=ttl,
+                max_tokens=call.output_tokens,
+                cache_last_turn=model.last_turn_mark,  # the placement the model prices
+            )
             matched += reply.usage == expected
         ledger = float(workspace.usage()["cost_usd"].sum())
     return ledger, matched
@@ -218,11 +224,11 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     today = CostModel()
-    table(today, args.sessions, "planner as today (system + last user turn marked)")
+    table(today, args.sessions, "system + last user turn marked (the planner before issue 14)")
     table(
         CostModel(last_turn_mark=False),
         args.sessions,
-        "last-user-turn breakpoint dropped for one-shot calls (issue 14)",
+        "last-user-turn breakpoint dropped for one-shot calls (the planner since issue 14)",
     )
     if not args.no_replay:
         validate(today)

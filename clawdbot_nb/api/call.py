@@ -63,6 +63,9 @@ class CallRequest:
     tools: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     cell: str | None = None
+    #: Mark the last user turn for caching: None when the call continues a conversation
+    #: (the planner decides), True always, False never.
+    cache_last_turn: bool | None = None
     #: The config this call was validated against (one read per call).
     config: ClawdbotConfig | None = field(default=None, repr=False, compare=False)
     #: perf_counter when the call began (before validation), for `setup_s`.

@@ -1,11 +1,26 @@
 """Where `cache_control` goes and with which TTL: a pure function of the request, the TTL
 policy and the credential's wire path.
 
-Breakpoints go on the last tool, the last system block and the last block of the last user
-turn, plus the previous turn's last block when more than the API's 20-block lookback lies
-between the two (so the entry written last turn is still found). Never more than 4; one TTL
-for all of ours, so 1h never follows 5m. A breakpoint whose prefix is under the model's
-minimum cacheable length is reported instead of silently caching nothing.
+The rule: a breakpoint goes where the next call will read it back, and nowhere else, because a
+breakpoint makes its prefix a cache write (1.25x input at 5m, 2x at 1h) that pays only when read.
+
+- The stable prefix is always marked: the last tool, the last system block and the last
+  document block (unless it ends the prompt), so one-shot questions over the same material
+  read it.
+- The last user turn is marked only when the call continues a conversation (the request
+  carries earlier turns) or the caller asks for it (`last_turn=True`, as `Workspace.chat`
+  does: the next turn will read it). A one-shot question is not marked: its 50-300 tokens
+  would be written at the write premium and never read (2-3% more input cost per hit at 5m,
+  9-13% at 1h over a 20k-token document). `last_turn=False` never marks it.
+- As a conversation grows the history breakpoint moves with it to the new last turn; the entry
+  written last turn is found by the API's 20-block lookback. When the new turn puts 20 or more
+  blocks between them, the previous turn is marked too, so that entry is still read.
+- Never more than 4 (the caller's own and a top-level automatic one count); when slots run
+  out, the history breakpoints come first, then system, document, tools (the tools' prefix is
+  part of the system entry). One TTL for all of ours, so 1h never follows 5m.
+
+A breakpoint whose prefix is under the model's minimum cacheable length is reported instead of
+silently caching nothing; `CachePlan.placement` says what was marked and why, in a few words.
 """
 
 from __future__ import annotations
@@ -24,9 +39,20 @@ _MARKABLE = {"text", "image", "document", "tool_result", "tool_use", "search_res
 OAUTH_TTL_NOTE = "TTL ignored for OAuth/setup-token credentials: Anthropic's default 5m applies"
 
 
+#: What each kind of breakpoint is called in `CachePlan.placement`.
+_SHORT_NAMES = {
+    "tools": "tools",
+    "system": "system",
+    "document": "document",
+    "last user turn": "turn",
+    "previous turn": "previous turn",
+    "yours": "yours",
+}
+
+
 @dataclass(frozen=True)
 class Breakpoint:
-    where: str  # "tools" | "system" | "last user turn" | "previous turn" | "yours"
+    where: str  # "tools" | "system" | "document" | "last user turn" | "previous turn" | "yours"
     path: tuple
     ttl: str | None  # "5m" | "1h"; None = plain ephemeral (the API's 5m default)
     prefix_tokens: int
@@ -45,6 +71,8 @@ class CachePlan:
     breakpoints: tuple[Breakpoint, ...]
     min_cacheable_tokens: int | None
     warnings: tuple[str, ...]
+    #: What was marked and why, in a few words ("" when caching is off).
+    placement: str = ""
 
     @property
     def cacheable(self) -> bool:
@@ -122,6 +150,50 @@ def _last_markable_in(blocks: list[tokenizer.Block], message_index: int) -> int 
     return None
 
 
+def _previous_user(messages: list[dict[str, Any]], before: int) -> int | None:
+    return next((i for i in range(before - 1, -1, -1) if messages[i].get("role") == "user"), None)
+
+
+def _last_document(blocks: list[tokenizer.Block], last_index: int | None) -> int | None:
+    """The last markable document block of the messages, unless it ends the prompt (a document
+    sent after nothing else is part of this one question, not material later calls share)."""
+    for i in range(len(blocks) - 1, -1, -1):
+        block = blocks[i]
+        if block.section == "messages" and block.type == "document" and block.cacheable:
+            return None if i == last_index else i
+    return None
+
+
+def _last_turn_reason(messages: list[dict[str, Any]], last_user: int | None, last_turn: bool | None) -> str:
+    """Why the last user turn is (or is not) marked: "conversation", "next turn", "one-shot" or
+    "asked not to"."""
+    has_history = last_user is not None and any(m.get("role") == "assistant" for m in messages[:last_user])
+    if last_turn is False:
+        return "asked not to"
+    if has_history:
+        return "conversation"
+    return "next turn" if last_turn else "one-shot"
+
+
+def _placement(wheres: list[str], reason: str) -> str:
+    """`marked system + turn (conversation)` and the like: what the footer shows."""
+    marked = " + ".join(dict.fromkeys(_SHORT_NAMES[w] for w in wheres))
+    if reason == "one-shot":
+        if not marked:
+            return "nothing marked: a one-shot prompt without system, tools or documents"
+        return f"marked {marked}, not the one-shot question"
+    if not marked:
+        return "nothing marked"
+    if reason == "asked not to":
+        return f"marked {marked}, not the turn (cache_last_turn=False)"
+    if "previous turn" in wheres:
+        return f"marked {marked} (conversation; the turn spans 20+ blocks)"
+    if "last user turn" not in wheres:
+        return f"marked {marked}"
+    why = "conversation" if reason == "conversation" else "read by the next turn"
+    return f"marked {marked} ({why})"
+
+
 def plan_cache(
     params: dict[str, Any],
     *,
@@ -130,13 +202,17 @@ def plan_cache(
     oauth_wire: bool = False,
     cache: bool = True,
     min_cacheable_tokens: int | None = None,
+    last_turn: bool | None = None,
 ) -> CachePlan:
-    """Place breakpoints on a copy of `params` (a Messages request body).
+    """Place breakpoints on a copy of `params` (a Messages request body), by the rule of this
+    module's docstring.
 
     `ttl` is the call's choice, `configured` the config's for this model, `oauth_wire` whether
     the request goes out with an OAuth/setup-token credential (the TTL is then ignored and plain
     ephemeral breakpoints are sent, as Clawdbot does). `cache=False` sends no breakpoints.
-    Breakpoints the caller already placed are kept and count toward the limit of 4.
+    `last_turn`: None marks the last user turn when the request continues a conversation,
+    True marks it anyway (the next call will read it), False never. Breakpoints the caller
+    already placed are kept and count toward the limit of 4.
     """
     check_ttl(ttl)
     params = normalize_request(params)
@@ -169,23 +245,27 @@ def plan_cache(
         warnings.append("the request already has top-level (automatic) cache_control; it uses one slot")
     budget = MAX_BREAKPOINTS - len(existing) - (1 if params.get("cache_control") is not None else 0)
 
+    # In order of priority: what a conversation reads back first, then the stable prefix.
     wanted: list[tuple[str, int]] = []
     messages = params["messages"]
     last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), None)
+    reason = _last_turn_reason(messages, last_user, last_turn)
+    last_index = None
     if last_user is not None and last_user == len(messages) - 1:
-        index = _last_markable_in(blocks, last_user)
-        if index is not None:
-            wanted.append(("last user turn", index))
-            previous_user = next(
-                (i for i in range(last_user - 1, -1, -1) if messages[i].get("role") == "user"), None
-            )
-            if previous_user is not None:
-                previous = _last_markable_in(blocks, previous_user)
-                if previous is not None and index - previous >= LOOKBACK_BLOCKS:
-                    wanted.append(("previous turn", previous))
+        last_index = _last_markable_in(blocks, last_user)
+    if last_index is not None and reason in ("conversation", "next turn"):
+        wanted.append(("last user turn", last_index))
+        previous_user = _previous_user(messages, last_user)
+        if previous_user is not None:
+            previous = _last_markable_in(blocks, previous_user)
+            if previous is not None and last_index - previous >= LOOKBACK_BLOCKS:
+                wanted.append(("previous turn", previous))
     system_blocks = [i for i, b in enumerate(blocks) if b.section == "system" and b.cacheable]
     if system_blocks:
         wanted.append(("system", system_blocks[-1]))
+    document = _last_document(blocks, last_index)
+    if document is not None:
+        wanted.append(("document", document))
     tool_blocks = [i for i, b in enumerate(blocks) if b.section == "tools"]
     if tool_blocks:
         wanted.append(("tools", tool_blocks[-1]))
@@ -203,19 +283,40 @@ def plan_cache(
         _block_at(params, blocks[index].path)["cache_control"] = dict(marker)
 
     # The API refuses a 1h breakpoint after a 5m one; ours share one TTL, but breakpoints the
-    # caller placed may not.
-    if not oauth_wire and chosen == "1h":
-        first_5m = min(
-            (i for i in existing if (blocks[i].cache_control or {}).get("ttl", "5m") == "5m"), default=None
+    # caller placed may not. Ours after a caller's 5m are lowered to 5m; ours before a caller's
+    # 1h are raised to 1h, which costs nothing: the A/B/C rule charges everything up to the last
+    # 1h breakpoint as a 1h write anyway.
+    def caller_ttl(i: int) -> str:
+        return (blocks[i].cache_control or {}).get("ttl", "5m")
+
+    first_5m = min((i for i in existing if caller_ttl(i) == "5m"), default=None)
+    last_1h = max((i for i in existing if caller_ttl(i) == "1h"), default=None)
+    if (
+        not oauth_wire
+        and chosen == "1h"
+        and first_5m is not None
+        and any(i > first_5m for _, i in chosen_points)
+    ):
+        for _, index in chosen_points:
+            if index > first_5m:
+                _block_at(params, blocks[index].path)["cache_control"] = {
+                    "type": "ephemeral",
+                    "ttl": "5m",
+                }
+        warnings.append("some 1h breakpoints were lowered to 5m: a 1h breakpoint may not follow a 5m one")
+    elif (
+        (oauth_wire or chosen == "5m") and last_1h is not None and any(i < last_1h for _, i in chosen_points)
+    ):
+        for _, index in chosen_points:
+            if index < last_1h:
+                _block_at(params, blocks[index].path)["cache_control"] = {
+                    "type": "ephemeral",
+                    "ttl": "1h",
+                }
+        warnings.append(
+            "some breakpoints before one of yours at 1h were raised to 1h: a 1h breakpoint may not "
+            "follow a 5m one (this costs nothing more)"
         )
-        if first_5m is not None and any(i > first_5m for _, i in chosen_points):
-            for _, index in chosen_points:
-                if index > first_5m:
-                    _block_at(params, blocks[index].path)["cache_control"] = {
-                        "type": "ephemeral",
-                        "ttl": "5m",
-                    }
-            warnings.append("some 1h breakpoints were lowered to 5m: a 1h breakpoint may not follow a 5m one")
 
     cumulative = []
     total = 0
@@ -243,4 +344,5 @@ def plan_cache(
         tuple(points),
         minimum,
         tuple(warnings),
+        _placement([p.where for p in points], reason),
     )

@@ -141,6 +141,8 @@ class Reply:
         if self.plan.ttl_note:
             ttl += f" ({self.plan.ttl_note})"
         parts.append(ttl)
+        if self.plan.placement:  # what was marked for caching, and why (planner.py)
+            parts.append(self.plan.placement)
         expires = self.cache_expires_at
         if expires is not None:
             approximate = "~" if not self.cache_written else ""

@@ -92,6 +92,12 @@ def _check_max_tokens(max_tokens: int, model: str) -> int:
     return max_tokens
 
 
+def _check_flag(value: Any, argument: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise UsageError(f"{argument} must be True, False or None, got {value!r}.", fix=f"e.g. {argument}=True")
+
+
 def _user_message(prompt: Any) -> dict[str, Any]:
     if isinstance(prompt, str):
         if not prompt.strip():
@@ -252,9 +258,16 @@ class Workspace:
         history: list[dict[str, Any]] | None = None,
         tools: list[dict[str, Any]] | None = None,
         cell: str | None = None,
+        cache_last_turn: bool | None = None,
         **extra: Any,
     ) -> CallRequest:
-        """Validate a call's arguments (every `ask`/`stream` goes through here)."""
+        """Validate a call's arguments (every `ask`/`stream` goes through here).
+
+        `cache_last_turn`: mark the prompt for caching so the next call reads it back. By
+        default (None) it is marked only when `history` is given (the call continues a
+        conversation; `chat()` marks every turn); a one-shot prompt is not, since nothing
+        would read it (see `planner.py`). True marks it anyway, False never.
+        """
         started = time.perf_counter()
         config = self.agent.config()
         model_id = _resolve_model(model, self.model, config.primary_model)
@@ -272,6 +285,7 @@ class Workspace:
             tools=tools,
             extra=extra,
             cell=cell,
+            cache_last_turn=_check_flag(cache_last_turn, "cache_last_turn"),
             config=config,
             started=started,
         )
@@ -317,7 +331,7 @@ class Workspace:
         simple_system = request.system is None or isinstance(request.system, str)
         if isinstance(content, str) and simple_system and not request.tools and not request.extra:
             key = (request.model, request.max_tokens, request.system, content, ttl, request.cache)
-            key += (oauth, configured)
+            key += (oauth, configured, request.cache_last_turn)
             cached = self._plans.get(key)
             if cached is not None:
                 return cached
@@ -332,7 +346,14 @@ class Workspace:
         if request.tools:
             params["tools"] = request.tools
         params.update(request.extra)
-        plan = plan_cache(params, ttl=ttl, configured=configured, oauth_wire=oauth, cache=request.cache)
+        plan = plan_cache(
+            params,
+            ttl=ttl,
+            configured=configured,
+            oauth_wire=oauth,
+            cache=request.cache,
+            last_turn=request.cache_last_turn,
+        )
         if key is not None:
             if len(self._plans) >= PLAN_MEMO_SIZE:
                 self._plans.pop(next(iter(self._plans)))

@@ -125,8 +125,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ask",
         help="send a prompt with prompt caching; prints the reply, then a usage line on stderr",
         description="Send PROMPT (or '-' to read it from stdin) through the agent's auth profiles, with "
-        "cache breakpoints on the system prompt and the prompt. The reply goes to stdout; the usage line "
-        "(tokens, cache read/write, hit %, cost, TTL) to stderr.",
+        "a cache breakpoint on the system prompt (a one-shot prompt is not cached). The reply goes to "
+        "stdout; the usage line (tokens, cache read/write, hit %, cost, TTL) to stderr.",
     )
     ask.add_argument("prompt", metavar="PROMPT")
     ask.add_argument(

@@ -165,7 +165,9 @@ def test_cell_magic_streams_interpolates_and_binds(simulated) -> None:
     reply = simulated.user_ns["reply"]
     assert reply.verdict == "hit" and reply.usage.cache_read_tokens > 1000
     assert second.outputs[0].data["text/markdown"].startswith("Simulated reply to:")
-    assert "hit 100%" in second.outputs[-1].data["text/html"]
+    # The system prompt is read; the one-shot question is sent uncached (planner.py).
+    assert "hit 98%" in second.outputs[-1].data["text/html"]
+    assert "marked system, not the one-shot question" in second.outputs[-1].data["text/html"]
     assert magics_of(simulated).last_reply is reply
 
 

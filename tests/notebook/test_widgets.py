@@ -579,7 +579,8 @@ def test_a_send_shows_the_reply_and_its_footer_and_a_second_one_hits_the_cache(w
 
     form.send_button.click()
     assert form.last_reply is not reply and form.last_reply.verdict == "hit"
-    assert ">hit · in " in form.footer.value and "hit 100%" in form.footer.value
+    # The system prompt is read; the one-shot question is sent uncached (planner.py).
+    assert ">hit · in " in form.footer.value and "hit 99%" in form.footer.value
 
 
 def test_the_chosen_ttl_and_model_are_used(workspace: Workspace) -> None:
@@ -597,6 +598,7 @@ def test_the_chosen_ttl_and_model_are_used(workspace: Workspace) -> None:
 def test_a_below_minimum_prompt_shows_its_note(workspace: Workspace) -> None:
     form = PromptForm(workspace)
     form.prompt.value = "Short"
+    form.system.value = "Be brief."  # marked, and far under the minimum
     form.send_button.click()
     assert form.last_reply is not None and form.last_reply.notes()
     assert "⚠" in form.footer.value
