@@ -45,7 +45,7 @@ _SHORT_NAMES = {
     "system": "system",
     "document": "document",
     "last user turn": "turn",
-    "previous turn": "previous turn",
+    "previous turn": "previous",
     "yours": "yours",
 }
 
@@ -178,20 +178,17 @@ def _last_turn_reason(messages: list[dict[str, Any]], last_user: int | None, las
 def _placement(wheres: list[str], reason: str) -> str:
     """`marked system + turn (conversation)` and the like: what the footer shows."""
     marked = " + ".join(dict.fromkeys(_SHORT_NAMES[w] for w in wheres))
-    if reason == "one-shot":
-        if not marked:
-            return "nothing marked: a one-shot prompt without system, tools or documents"
-        return f"marked {marked}, not the one-shot question"
     if not marked:
-        return "nothing marked"
+        return "nothing marked (one-shot)" if reason == "one-shot" else "nothing marked"
+    if reason == "one-shot":
+        return f"marked {marked} (one-shot)"
     if reason == "asked not to":
-        return f"marked {marked}, not the turn (cache_last_turn=False)"
+        return f"marked {marked} (last turn off)"
     if "previous turn" in wheres:
-        return f"marked {marked} (conversation; the turn spans 20+ blocks)"
+        return f"marked {marked} (long turn)"
     if "last user turn" not in wheres:
         return f"marked {marked}"
-    why = "conversation" if reason == "conversation" else "read by the next turn"
-    return f"marked {marked} ({why})"
+    return f"marked {marked} (" + ("conversation" if reason == "conversation" else "kept for next turn") + ")"
 
 
 def plan_cache(

@@ -167,7 +167,7 @@ def test_cell_magic_streams_interpolates_and_binds(simulated) -> None:
     assert second.outputs[0].data["text/markdown"].startswith("Simulated reply to:")
     # The system prompt is read; the one-shot question is sent uncached (planner.py).
     assert "hit 98%" in second.outputs[-1].data["text/html"]
-    assert "marked system, not the one-shot question" in second.outputs[-1].data["text/html"]
+    assert "marked system (one-shot)" in second.outputs[-1].data["text/html"]
     assert magics_of(simulated).last_reply is reply
 
 

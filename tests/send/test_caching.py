@@ -58,7 +58,7 @@ def test_mixed_split_when_the_caller_asks_for_the_last_turn(workspace) -> None:
     assert reply.verdict == "hit+write"
     assert reply.usage.cache_read_tokens > 1000
     assert 0 < reply.usage.cache_write_1h_tokens < 50
-    assert "turn (read by the next turn)" in reply.footer()
+    assert "turn (kept for next turn)" in reply.footer()
 
 
 def test_one_shot_questions_over_a_shared_document_block_read_it(workspace) -> None:
@@ -72,7 +72,7 @@ def test_one_shot_questions_over_a_shared_document_block_read_it(workspace) -> N
     assert first.verdict == "write" and second.verdict == "hit"
     assert second.usage.cache_read_tokens == first.usage.cache_write_5m_tokens > 1000
     assert second.usage.cache_write_tokens == 0
-    assert "marked document, not the one-shot question" in second.footer()
+    assert "marked document (one-shot)" in second.footer()
 
 
 def test_5m_entries_expire_on_the_virtual_clock(workspace, simulator) -> None:

@@ -37,7 +37,7 @@ def test_ask_prints_the_reply_then_a_usage_line(capsys, server, tmp_path) -> Non
         capsys, "ask", "--ttl", "1h", "--stream", "--system-file", str(system_file), "What is caching?"
     )
     assert code == 0 and err.strip().startswith("hit · ") and "hit 99%" in err and "TTL 1h" in err
-    assert "marked system, not the one-shot question" in err
+    assert "marked system (one-shot)" in err
 
 
 def test_usage_table_json_csv_and_summary(capsys, server) -> None:

@@ -36,14 +36,14 @@ def test_a_one_shot_call_marks_the_system_not_the_question() -> None:
     assert plan.params["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
     assert "cache_control" not in plan.params["messages"][0]["content"][0]
     assert plan.ttl_applied == "1h" and plan.ttl_source == "call" and plan.cacheable
-    assert plan.placement == "marked system, not the one-shot question"
+    assert plan.placement == "marked system (one-shot)"
 
 
 def test_the_caller_can_ask_for_the_last_turn_breakpoint() -> None:
     plan = plan_cache(request(), ttl="1h", last_turn=True)
     assert markers(plan) == [("system", ("system", 0), "1h"), ("last user turn", ("messages", 0, 0), "1h")]
     assert plan.params["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
-    assert plan.placement == "marked system + turn (read by the next turn)"
+    assert plan.placement == "marked system + turn (kept for next turn)"
 
 
 def test_a_call_that_continues_a_conversation_marks_its_last_turn() -> None:
@@ -52,7 +52,7 @@ def test_a_call_that_continues_a_conversation_marks_its_last_turn() -> None:
     assert plan.placement == "marked system + turn (conversation)"
     never = plan_cache(request(messages=conversation_messages(3)), last_turn=False)
     assert markers(never) == [("system", ("system", 0), "5m")]
-    assert never.placement == "marked system, not the turn (cache_last_turn=False)"
+    assert never.placement == "marked system (last turn off)"
 
 
 def test_the_history_breakpoint_moves_with_the_conversation() -> None:
@@ -70,7 +70,7 @@ def test_a_prompt_without_stable_prefix_marks_nothing_one_shot() -> None:
         {"model": "claude-sonnet-5-5", "max_tokens": 10, "messages": [{"role": "user", "content": LONG}]}
     )
     assert plan.breakpoints == () and plan.ttl_applied == "5m"
-    assert plan.placement == "nothing marked: a one-shot prompt without system, tools or documents"
+    assert plan.placement == "nothing marked (one-shot)"
 
 
 def test_a_shared_document_is_marked_and_the_question_after_it_is_not() -> None:
@@ -78,7 +78,7 @@ def test_a_shared_document_is_marked_and_the_question_after_it_is_not() -> None:
     asked = [document, {"type": "text", "text": "What does it say about caching?"}]
     plan = plan_cache(request(system=None, messages=[{"role": "user", "content": asked}]))
     assert markers(plan) == [("document", ("messages", 0, 0), "5m")]
-    assert plan.placement == "marked document, not the one-shot question"
+    assert plan.placement == "marked document (one-shot)"
     # A document that ends the prompt belongs to this one question: not material to share.
     alone = plan_cache(request(system=None, messages=[{"role": "user", "content": [document]}]))
     assert alone.breakpoints == ()
