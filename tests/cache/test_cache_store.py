@@ -33,8 +33,9 @@ def test_the_watch_survives_a_kernel_restart(make_workspace, simulator) -> None:
     first.close()
 
     restarted = make_workspace()
-    assert _entries(restarted) == before and len(before) == 2
-    assert [e.kind for e in watch_of(restarted).timeline()].count("write") == 2
+    # One entry: the system prompt (a one-shot question is not marked, planner.py).
+    assert _entries(restarted) == before and len(before) == 1
+    assert [e.kind for e in watch_of(restarted).timeline()].count("write") == 1
     simulator.clock.advance("7m")
     reply = restarted.ask("Which sources?", system=LONG_SYSTEM)
     assert reply.verdict == "write" and reply.why_miss.code == cache_watch.EXPIRED
@@ -47,10 +48,10 @@ def test_the_watch_survives_a_kernel_restart(make_workspace, simulator) -> None:
 def test_two_kernels_of_an_agent_share_what_they_cached(make_workspace, simulator) -> None:
     one, two = make_workspace(), make_workspace()
     one.ask("Which sources?", system=LONG_SYSTEM)
-    assert [e.area for e in watch_of(two).entries()] == ["system", "message 0"]
+    assert [e.area for e in watch_of(two).entries()] == ["system"]
     reply = two.ask("Which sources?", system=LONG_SYSTEM)
     assert reply.verdict == "hit" and reply.why_miss is None
-    assert {e.area: e.hits for e in watch_of(one).entries()} == {"system": 1, "message 0": 1}
+    assert {e.area: e.hits for e in watch_of(one).entries()} == {"system": 1}
     simulator.clock.advance("6m")
     reply = one.ask("Which sources?", system=LONG_SYSTEM)
     assert reply.why_miss.code == cache_watch.EXPIRED  # last used by the other kernel
@@ -81,7 +82,7 @@ def test_a_broken_file_never_stops_a_call(make_workspace, path) -> None:
     assert path.read_bytes() == b"this is not a database" * 100
     # The watch carries on in memory.
     assert workspace.ask("q", system=LONG_SYSTEM).verdict == "hit"
-    assert len(workspace.cache_status()) == 2
+    assert len(workspace.cache_status()) == 1
 
 
 def test_a_newer_schema_is_refused_and_left_alone(agent, path) -> None:
@@ -131,7 +132,7 @@ def test_kernels_in_other_processes_share_the_file(simulator, agent) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "write"
         with Workspace(base_url=server.base_url) as workspace:
-            assert [e.area for e in watch_of(workspace).entries()] == ["system", "message 0"]
+            assert [e.area for e in watch_of(workspace).entries()] == ["system"]
             reply = workspace.ask("Which sources?", system=LONG_SYSTEM)
             assert reply.verdict == "hit" and reply.why_miss is None
-            assert {e.area: e.hits for e in watch_of(workspace).entries()} == {"system": 1, "message 0": 1}
+            assert {e.area: e.hits for e in watch_of(workspace).entries()} == {"system": 1}

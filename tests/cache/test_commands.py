@@ -39,14 +39,14 @@ def test_cli_cache_before_and_after_calls(served, capsys) -> None:
     lines = out.splitlines()
     assert lines[0] == "Cached now"
     assert lines[1].split() == ["breakpoint", "tokens", "TTL", "expires", "in", "hits", "saved"]
-    assert lines[2].split()[:3] == ["system", "1,485", "1h"] and lines[3].startswith("message 0")
+    assert lines[2].split()[:3] == ["system", "1,485", "1h"]  # the one-shot question is not marked
     assert re.search(r"\b(59:\d\d|1 h 00 min)\b", lines[2])  # the CLI counts on the wall clock
     assert all(len(line) <= 80 for line in lines)
-    assert lines[-1].startswith("2 live entries · extra $")
+    assert lines[-1].startswith("1 live entry · extra $")
     code, out, _ = run_cli(capsys, "cache", "--json")
-    assert [row["breakpoint"] for row in json.loads(out)] == ["system", "message 0"]
+    assert [row["breakpoint"] for row in json.loads(out)] == ["system"]
     code, out, _ = run_cli(capsys, "cache", "--timeline")
-    assert out.splitlines()[0] == "Cache entries over time" and out.count("write") == 2
+    assert out.splitlines()[0] == "Cache entries over time" and out.count("write") == 1
 
 
 def test_cli_ttl_auto_is_our_own_setting(served, agent, capsys) -> None:
@@ -131,11 +131,11 @@ def test_magic_ttl_auto_cache_table_timeline_and_what_if(ip) -> None:
     view, _ = magic(ip, "cache")
     html = view._repr_html_()
     assert f'class="{COUNTDOWN_CLASS}"' in html and "<script>" in html and "setTimeout" in html
-    assert list(view.frame["breakpoint"]) == ["system", "message 0"]
+    assert list(view.frame["breakpoint"]) == ["system"]  # the one-shot question is not marked
     assert "system" in repr(view) and "expires in" in repr(view)
 
     table, captured = magic(ip, "cache --timeline")
-    assert list(table.frame["event"]) == ["write", "write", "expire", "expire", "write", "write"]
+    assert list(table.frame["event"]) == ["write", "expire", "write"]
     assert captured.outputs and "image/png" in captured.outputs[0].data
 
     result, _ = magic(ip, "usage --what-if")

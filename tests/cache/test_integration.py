@@ -79,7 +79,7 @@ def test_auto_from_the_call_chooses_1h_after_pauses_and_says_why(workspace, simu
     assert "TTL 1h (auto: no history yet" in first.footer()
     simulator.clock.advance("20m")
     read = workspace.ask("q2", system=LONG_SYSTEM, ttl="auto")
-    assert read.verdict == "hit+write" and read.plan.ttl_applied == "5m"
+    assert read.verdict == "hit" and read.plan.ttl_applied == "5m"  # the one-shot q2 is not marked
     assert "auto: the prefix is cached (1h, until" in read.plan.ttl_note
     workspace.ledger  # noqa: B018
     row = workspace.usage().iloc[-1]
@@ -149,9 +149,9 @@ def test_cache_status_lists_the_live_entries(workspace, simulator) -> None:
     simulator.clock.advance("2m")
     workspace.ask("q", system=LONG_SYSTEM, ttl="1h")
     frame = workspace.cache_status()
-    assert list(frame["breakpoint"]) == ["system", "message 0"]
-    assert list(frame["ttl"]) == ["1h", "1h"] and list(frame["hits"]) == [1, 1]
-    assert list(frame["expires_in_s"]) == [3600.0, 3600.0]
+    assert list(frame["breakpoint"]) == ["system"]  # the one-shot question is not marked
+    assert list(frame["ttl"]) == ["1h"] and list(frame["hits"]) == [1]
+    assert list(frame["expires_in_s"]) == [3600.0]
     # A 1h write costs 1x input more; one read at 0.05x saves 0.95x: not paid back yet.
     assert frame["saved_usd"].iloc[0] < 0 and frame["tokens"].iloc[0] > 1000
     simulator.clock.advance("2m")
@@ -160,4 +160,4 @@ def test_cache_status_lists_the_live_entries(workspace, simulator) -> None:
     simulator.clock.advance("61m")
     assert workspace.cache_status().empty
     events = workspace.cache_timeline()
-    assert list(events["event"]) == ["write", "write", "hit", "hit", "hit", "hit", "expire", "expire"]
+    assert list(events["event"]) == ["write", "hit", "hit", "expire"]

@@ -23,7 +23,8 @@ def test_a_hit_and_a_first_write_have_no_cause(workspace) -> None:
 def test_a_new_question_on_a_cached_system_prompt_is_no_miss(workspace) -> None:
     workspace.ask("First question", system=LONG_SYSTEM)
     reply = workspace.ask("A different second question", system=LONG_SYSTEM)
-    assert reply.verdict == "hit+write" and reply.why_miss is None
+    # The system prompt is read; the one-shot question is not marked, so nothing is written.
+    assert reply.verdict == "hit" and reply.why_miss is None
 
 
 def test_a_growing_conversation_is_no_miss(workspace) -> None:
@@ -49,9 +50,10 @@ def test_expired_names_the_gap_and_the_ttl(workspace, simulator) -> None:
     # The truth: within the TTL the simulator reads it; with 1h it survives the same gap.
     simulator.clock.advance("4m")
     assert workspace.ask("q", system=LONG_SYSTEM).verdict == "hit"
-    workspace.ask("q1h", system=LONG_SYSTEM, ttl="1h")
+    # (Another system prompt: this one's entry is alive at 5m, and an entry keeps its TTL.)
+    workspace.ask("q1h", system=LONG_SYSTEM + " Kept for an hour.", ttl="1h")
     simulator.clock.advance("7m")
-    reply = workspace.ask("q1h", system=LONG_SYSTEM, ttl="1h")
+    reply = workspace.ask("q1h", system=LONG_SYSTEM + " Kept for an hour.", ttl="1h")
     assert reply.verdict == "hit" and reply.why_miss is None
 
 
@@ -136,9 +138,14 @@ def test_a_changed_tool_is_named(workspace) -> None:
 def test_a_changed_tool_choice_is_named(workspace) -> None:
     schema = {"type": "object", "properties": {"q": {"type": "string"}}}
     tools = [{"name": "search", "description": "Search the web.", "input_schema": schema}]
-    workspace.ask("q", system=LONG_SYSTEM, tools=tools)
+    # The question is marked (cache_last_turn=True), so there is a message entry to invalidate.
+    workspace.ask("q", system=LONG_SYSTEM, tools=tools, cache_last_turn=True)
     reply = workspace.ask(
-        "q", system=LONG_SYSTEM, tools=tools, tool_choice={"type": "tool", "name": "search"}
+        "q",
+        system=LONG_SYSTEM,
+        tools=tools,
+        tool_choice={"type": "tool", "name": "search"},
+        cache_last_turn=True,
     )
     # The simulator keeps tools and system (read) and invalidates the messages (written).
     assert reply.verdict == "hit+write"
@@ -212,7 +219,7 @@ def test_a_prefix_under_the_minimum_is_named(workspace, simulator) -> None:
     cause = reply.why_miss
     assert cause.code == cache_watch.UNDER_MINIMUM and "< 512 tokens" in cause.summary
     # The truth: with a lower minimum the simulator caches the same prompt.
-    simulator.set_min_cacheable("claude-sonnet-5-5", 8)
+    simulator.set_min_cacheable("claude-sonnet-5-5", 4)
     assert workspace.ask("short question", system="Be brief.").verdict == "write"
 
 
@@ -222,17 +229,19 @@ def test_a_shared_part_under_the_minimum_is_named(workspace) -> None:
     system = "Answer as a careful and friendly reviewer of code. " * 45
     question = "Please review this function and explain what it does in detail. " * 50
     model = "claude-sonnet-4-6"
-    first = workspace.ask(question + "One.", system=system, model=model)
+    # The questions are marked (cache_last_turn=True): cached whole, over the minimum.
+    first = workspace.ask(question + "One.", system=system, model=model, cache_last_turn=True)
     assert first.verdict == "write"
-    reply = workspace.ask(question + "Two.", system=system, model=model)
+    reply = workspace.ask(question + "Two.", system=system, model=model, cache_last_turn=True)
     assert reply.verdict == "write"
     cause = reply.why_miss
     assert cause.code == cache_watch.UNDER_MINIMUM and cause.location == "system"
     assert "shared system" in cause.summary and "1,024" in cause.summary
     # The truth: a system prompt over the minimum is read by the next question.
     long_system = system * 2
-    workspace.ask(question + "One.", system=long_system, model=model)
-    assert workspace.ask(question + "Two.", system=long_system, model=model).verdict == "hit+write"
+    workspace.ask(question + "One.", system=long_system, model=model, cache_last_turn=True)
+    again = workspace.ask(question + "Two.", system=long_system, model=model, cache_last_turn=True)
+    assert again.verdict == "hit+write"
 
 
 def _blocks(count: int, marked: tuple[int, ...] = (), log: str = "experiment") -> list[dict]:
@@ -250,7 +259,7 @@ def test_a_breakpoint_beyond_the_lookback_is_named(workspace) -> None:
     so the planner has no slot left for the previous turn: every breakpoint is more than 20
     blocks past the cached prefix."""
     document = "A long report on the caching experiments of the week. " * 80
-    first = workspace.ask(document)
+    first = workspace.ask(document, cache_last_turn=True)  # the first turn, kept for the next
     history = [{"role": "user", "content": document}, {"role": "assistant", "content": first.text}]
     reply = workspace.ask(_blocks(25, marked=(20, 21, 22)), history=history)
     assert reply.verdict == "write" and any("no breakpoint slot" in w for w in reply.plan.warnings)
@@ -271,9 +280,9 @@ def test_entries_count_hits_and_their_savings_add_up_to_the_replies(workspace, s
     every = watch_of(workspace).entries(include_expired=True)
     assert sum(e.saved_usd for e in every) == pytest.approx(sum(r.cost.savings_usd for r in replies))
     live = watch_of(workspace).entries()
-    assert {e.area for e in live} == {"system", "message 0"}
+    assert {e.area for e in live} == {"system"}  # one-shot questions are not marked
     system = next(e for e in live if e.area == "system")
     assert system.hits == 1 and system.ttl == "5m" and system.saved_usd > 0
     assert system.expires_at == simulator.clock.now() + 300
     kinds = [e.kind for e in watch_of(workspace).timeline()]
-    assert kinds.count("expire") == 3 and kinds.count("hit") >= 4
+    assert kinds.count("expire") == 1 and kinds.count("hit") >= 4
