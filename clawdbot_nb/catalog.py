@@ -2,7 +2,8 @@
 
 One table shared by the simulator (which models exist, their minimums) and the client (cost,
 below-minimum warnings). Facts as of 2026-11 from the Anthropic docs (see
-`../shared/reference/anthropic-api.md` §3.4, §6, §7); entries the docs leave unconfirmed say so.
+`../shared/reference/anthropic-api.md` §3.4, §6, §7; output caps from the model pages, as in
+`clawdbot_nb/sim/__init__.py`); entries the docs leave unconfirmed say so.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ _TABLE: tuple[tuple, ...] = (
     # Current generation
     ("claude-opus-5-5",       "Claude Opus 5.5",        512,  4.00, 20.00, 0.05,  _NEW, "active",     128_000, True),
     ("claude-sonnet-5-5",     "Claude Sonnet 5.5",      512,  2.00, 10.00, 0.05,  _NEW, "active",     128_000, True),
-    ("claude-haiku-5-5",      "Claude Haiku 5.5",       512,  0.10,  0.50, 0.1,   _NEW, "active",      64_000, True),
+    ("claude-haiku-5-5",      "Claude Haiku 5.5",       512,  0.10,  0.50, 0.1,   _NEW, "active",     128_000, True),
     ("claude-fable-5-2",      "Claude Fable 5.2",       512,  8.00, 40.00, 0.025, _NEW, "active",     128_000, True),
     ("claude-mythos-5-2",     "Claude Mythos 5.2",      512,  8.00, 40.00, 0.025, _NEW, "active",     128_000, True),
     ("claude-fable-5-1",      "Claude Fable 5.1",       512, 10.00, 50.00, 0.025, _NEW, "active",     128_000, True),
@@ -76,7 +77,7 @@ _TABLE: tuple[tuple, ...] = (
     ("claude-opus-4-7",       "Claude Opus 4.7",       2048,  5.00, 25.00, 0.1,   _NEW, "legacy",     128_000, True),
     ("claude-mythos-preview", "Claude Mythos Preview", 2048,  None,  None, 0.1,   _OLD, "deprecated", 128_000, True),
     ("claude-opus-4-6",       "Claude Opus 4.6",       4096,  5.00, 25.00, 0.1,   _OLD, "legacy",     128_000, True),
-    ("claude-sonnet-4-6",     "Claude Sonnet 4.6",     1024,  3.00, 15.00, 0.1,   _OLD, "legacy",      64_000, True),
+    ("claude-sonnet-4-6",     "Claude Sonnet 4.6",     1024,  3.00, 15.00, 0.1,   _OLD, "legacy",     128_000, True),
     ("claude-haiku-4-5",      "Claude Haiku 4.5",      4096,  1.00,  5.00, 0.1,   _OLD, "active",      64_000, False),
     ("claude-opus-4-5",       "Claude Opus 4.5",       4096,  5.00, 25.00, 0.1,   _OLD, "deprecated",  64_000, False),
     ("claude-sonnet-4-5",     "Claude Sonnet 4.5",     1024,  3.00, 15.00, 0.1,   _OLD, "deprecated",  64_000, False),

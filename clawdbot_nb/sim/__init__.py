@@ -13,10 +13,29 @@ client written for the real API works against it unchanged. Quick start::
     simulator.clock.advance("6m"); simulator.faults.next(status=429); simulator.requests
 
 Layout: `core` (routing, one request in, one response out) over `credentials`, `oauth`,
-`validation`, `prefix` and `cache` (the cache model), `usage`, `replies`, `streaming`,
-`batches`, `models`, `diagnostics`, `faults`, `ratelimits`, `latency`, `clock`,
-`request_log`; front-ends `transport` (in-process httpx2) and `server` (loopback HTTP);
-`cli` (`clawdbot-nb sim serve`). Token counts come from `clawdbot_nb.tokenizer`.
+`validation`, `prefix` and `cache` (the cache model), `usage`, `replies` (with `tool_use`, when
+the model calls tools, and `json_schema`, instances of a schema), `streaming`, `batches`,
+`models`, `diagnostics`, `faults`, `ratelimits`, `latency`, `clock`, `request_log` (a ring of
+the newest 10,000 records by default); front-ends `transport` (in-process httpx2) and `server`
+(loopback HTTP); `cli` (`clawdbot-nb sim serve`, `sim env`). Model facts (minimums, limits,
+capabilities) are the simulator's own (`model_facts`); token counts come from
+`clawdbot_nb.tokenizer`.
+
+Tool use (`tool_use`). Only custom tools are called. `tool_choice` `none` never calls, `tool`
+calls the named tool, `any` the tools asked for or else the first; `auto` (the default) calls
+the tools the last user turn asks for, in the order it mentions them: a tool is asked for when
+the turn names it (`get_weather`, `get weather`) or its subject (a word of its name other than a
+generic verb: `weather`, `forecasts`), unless the turn carries tool results (then the answer is
+text from them: `Based on get_weather: ...`), declines tools ("do not use tools") or asks for an
+exact reply (`Reply with X`). Several tools asked for are called in parallel unless
+`disable_parallel_tool_use`. Arguments validate against each `input_schema` (`json_schema`),
+steered by `name: value` in the text or, for the first string property, a quoted phrase or the
+phrase after a final "in/for/about/of/on/at" ("the weather in SF" gives `"SF"`).
+
+Structured output. With `output_config.format` of type `json_schema` the reply's text is JSON
+that validates against the schema (`json_schema.instance`: deterministic; `name: value` in the
+prompt steers a property; constraints the SDK moves into descriptions, `{minItems: 2}`, are
+followed), or the `Reply with X` text when X is JSON that validates.
 
 Rules and their tests (Ref: section of the reference; "brief" the simulator issue, "DESIGN"
 the project contracts). `tests/sim/test_rules_table.py` checks every test named here exists.
@@ -32,16 +51,37 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | sim serve: URL, masked creds     | brief       | `test_sim_serve_prints_url_and_masked_credentials`        |
 | sim serve: keys, credential file | brief       | `test_sim_serve_extra_keys_and_credentials_file`          |
 | sim serve: bad file in one line  | DESIGN      | `test_sim_serve_bad_credentials_file_one_line`            |
+| sim env: export lines work       | brief       | `test_sim_env_export_lines_point_the_sdk_at_it`           |
+| sim env: 80 columns, bad port    | DESIGN      | `test_sim_env_fits_80_columns_bad_port_one_line`          |
 | count_tokens = shared tokenizer  | §9.7 §11.12 | `test_count_tokens_is_the_shared_tokenizer_total`         |
 | count_tokens takes cache_control | §2.5        | `test_count_tokens_accepts_cache_control`                 |
 | count_tokens validates           | §9.7        | `test_count_tokens_checks_the_body_and_model`             |
-| Models list with lifecycles      | §7          | `test_models_list_covers_the_catalog_with_lifecycles`     |
+| Models list with lifecycles      | §7          | `test_models_list_covers_every_model_with_lifecycles`     |
+| Models: context, capabilities    | §7, SDK     | `test_models_report_context_window_and_capabilities`      |
+| Output caps: model pages (below) | §7          | `test_output_cap_per_model_as_documented`                 |
 | Models retrieve; unknown 404     | §7          | `test_models_retrieve`                                    |
 | Reply with X answers exactly X   | brief       | `test_reply_with_answers_exactly`                         |
 | Default reply: echo + length     | brief       | `test_default_reply_echoes_and_has_set_length`            |
 | max_tokens cuts: max_tokens stop | §4.1        | `test_max_tokens_truncates_with_stop_reason`              |
 | stop_sequences                   | brief       | `test_stop_sequence_cuts_the_reply`                       |
 | Forced tool_choice: tool_use     | brief       | `test_forced_tool_choice_returns_tool_use`                |
+| Auto tool use: what is asked for | brief       | `test_auto_tool_use_calls_what_the_prompt_asks_for`       |
+| Auto: declined, none, exact text | brief       | `test_auto_tool_choice_answers_in_text`                   |
+| any / tool force a call          | brief       | `test_any_and_named_tool_choice_force_a_call`             |
+| Parallel calls; disable_parallel | brief       | `test_parallel_calls_when_several_tools_are_asked_for`    |
+| Arguments valid for input_schema | brief       | `test_arguments_validate_against_each_input_schema`       |
+| Schema instances always validate | brief       | `test_schema_instances_validate_for_any_schema`           |
+| Text answer after tool_result    | brief       | `test_the_sdk_tools_example_ends_with_a_text_answer`      |
+| is_error result in the answer    | brief       | `test_an_error_result_is_reported_in_the_answer`          |
+| Parallel calls: input_json_delta | §4.2        | `test_stream_parallel_tool_calls_send_input_json_deltas`  |
+| SDK tool runner, sync + stream   | §9.6        | `test_sdk_tool_runner_runs_to_a_final_answer`             |
+| SDK async tool runner            | §9.6        | `test_async_sdk_tool_runner`                              |
+| thread: unsupported_request 400  | brief       | `test_thread_requests_get_unsupported_request`            |
+| Structured output: valid JSON    | brief       | `test_json_schema_format_gives_json_that_validates`       |
+| Reply with valid JSON: used      | brief       | `test_reply_with_valid_json_is_used_as_is`                |
+| messages.parse() with pydantic   | §9.6        | `test_messages_parse_fills_a_pydantic_model`              |
+| Streamed structured output       | §9.6        | `test_streamed_structured_output_parses_too`              |
+| Malformed output_config: 400     | §5.2        | `test_a_malformed_format_is_400`                          |
 | Thinking block first             | brief       | `test_thinking_block_comes_first`                         |
 | Assistant prefill accepted       | brief       | `test_final_assistant_prefill_is_accepted`                |
 | Unknown model: 404 model: <id>   | §7 §12      | `test_unknown_model_is_404_with_model_message`            |
@@ -75,6 +115,7 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | Lookback 20 blocks               | §2.4        | `test_lookback_finds_an_entry_within_20_blocks`           |
 | Lookback from earlier breakpoint | §2.4        | `test_lookback_resumes_from_an_earlier_breakpoint`        |
 | Lookback counts the breakpoint   | §2.4        | `test_lookback_window_includes_the_breakpoint_itself`     |
+| Lookback: a tool run = 1 slot    | §2.4, docs  | `test_lookback_counts_a_tool_run_as_one_position`         |
 | Automatic caching moves forward  | §2.5        | `test_automatic_caching_moves_forward`                    |
 | Automatic walks back             | §2.5        | `test_automatic_caching_walks_back_to_cacheable`          |
 | Automatic + same TTL: no-op      | §2.5        | `test_automatic_with_same_explicit_ttl_is_a_no_op`        |
@@ -87,6 +128,7 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | System edit: tools kept          | §3.2        | `test_editing_system_keeps_the_tools_prefix`              |
 | speed, web search: tools kept    | §3.2        | `test_speed_and_web_search_toggles_keep_tools_only`       |
 | tool_choice, thinking: sys kept  | §3.2        | `test_tool_choice_and_thinking_keep_tools_and_system`     |
+| effort: messages invalidated     | §3.2, docs  | `test_changing_effort_invalidates_the_messages_part`      |
 | Defaults spelled out: no change  | §3.2        | `test_spelling_out_a_default_keeps_the_whole_prefix`      |
 | Images: messages invalid         | §3.2        | `test_adding_an_image_invalidates_messages`               |
 | tool_use key order matters       | §3.1        | `test_reordered_tool_use_input_keys_miss`                 |
@@ -179,6 +221,8 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | Clock duration strings           | brief       | `test_duration_strings`                                   |
 | Request log fields               | brief       | `test_log_records_what_a_test_needs`                      |
 | Log holds no raw secret          | DESIGN      | `test_log_never_holds_a_raw_secret`                       |
+| Request log: a bounded ring      | brief       | `test_request_log_is_a_bounded_ring`                      |
+| Soak, 20,000 requests: bounded   | brief       | `test_soak_20000_requests_keep_the_log_at_its_bound`      |
 | Masking: prefix + last 4         | DESIGN      | `test_masking_keeps_only_prefix_and_last_four`            |
 | Latency off by default           | brief       | `test_latency_is_off_by_default`                          |
 | Latency: a hit is faster         | §10         | `test_a_cache_hit_is_faster_than_a_miss`                  |
@@ -186,8 +230,29 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | Tokenizer text rules             | §8          | `test_count_text_rules`                                   |
 | Tokenizer 1.3x on 4.7+           | §8          | `test_model_factor_follows_the_catalog`                   |
 | Tokenizer blocks, framing        | §2.3        | `test_request_blocks_prefix_order_and_framing`            |
-| Tokenizer image sizes            | §8          | `test_image_tokens_come_from_the_header_size`             |
-| Tokenizer never raises           | brief       | `test_never_raises_on_odd_input`                          |
+| Image tokens from header size    | §8          | `test_image_tokens_come_from_the_header_size`             |
+| Counting never raises            | brief       | `test_never_raises_on_odd_input`                          |
+
+Model limits (`model_facts`; `max_tokens` above the output cap is a 400), checked 2026-11:
+
+| Models                                            | Context | Max output | Source                      |
+|---------------------------------------------------|---------|------------|-----------------------------|
+| Opus 5.5, Sonnet 5.5, Fable 5.1                   | 1M      | 128K       | lineup table [1]            |
+| Haiku 5.5, Fable 5.2, Opus 5, Sonnet 5, Opus 4.8  | 1M      | 128K       | model page [2]              |
+| Opus 4.6, Sonnet 4.6 (was 64K here)               | 1M      | 128K       | model page [2]              |
+| Fable 5, Mythos 5                                 | 1M      | 128K       | Fable 5 page [2]            |
+| Mythos 5.2, Opus 4.7                              | 1M      | 128K       | Bedrock model card [3]      |
+| Mythos 5.1, Mythos Preview                        | 1M      | 128K       | unconfirmed: no page found  |
+| Haiku 4.5, Opus 4.5, Sonnet 4.5                   | 200K    | 64K        | model page [2]              |
+| Opus 4.1, Opus 4 / Sonnet 4 / Haiku 3.5 (retired) | 200K    | 32K/64K/8K | not re-checked (retired)    |
+
+[1] platform.claude.com/docs/en/models/haiku-5-5/overview, "How it compares";
+[2] platform.claude.com/docs/en/models/<model>/overview ("Context window · Max output");
+[3] docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-<model>.
+Capabilities in `/v1/models` follow the pages' "Thinking" column (extended; adaptive and
+extended on 4.6; adaptive only from Opus 4.7, "always on" for Fable, Mythos and Opus 5.5) and
+effort levels (none on Haiku 4.5 and Sonnet 4.5, xhigh from 4.7); the other flags are reported
+as supported. They are reported, not enforced.
 
 Texts the real API is not confirmed to use (reference §12; same status and error type as the
 API, wording chosen here): the automatic-caching TTL conflict, the `max_tokens: 0` rejections,
@@ -196,8 +261,12 @@ revoked-OAuth 401, `invalid_client` from the token endpoint, `anthropic-version`
 405, and the batch errors (not found, delete while processing, results before the end).
 
 Knowingly not simulated:
-- Model output: replies are deterministic templates; server tools (web search, code
-  execution, ...) are accepted as definitions but never run; no `server_tool_use` usage.
+- Model output: replies are deterministic templates (`replies`, `tool_use`); server tools (web
+  search, code execution, ...) are accepted as definitions but never run; no `server_tool_use`
+  usage; no tool-use system prompt tokens are added to the input count.
+- Message threads (beta `thread`): every request with `thread` gets the API's 400 with
+  `error_code: thread_unsupported_request`, after which the SDK's tool runner sends full
+  histories (its documented fallback); the conversation is never stored server-side.
 - Thinking details: earlier-turn thinking blocks are counted and cached like other blocks (the
   API may strip them); the model-dependent invalidation of non-tool-result user content in
   thinking requests (§3.2) is not modelled; `budget_tokens` does not bound the thought.

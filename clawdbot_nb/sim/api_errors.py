@@ -1,7 +1,8 @@
 """The API's error vocabulary: an exception the core raises and the exact error body it becomes.
 
-Bodies are `{"type": "error", "error": {"type", "message"}, "request_id"}` (reference §5.1),
-always sent with a matching `request-id` header.
+Bodies are `{"type": "error", "error": {"type", "message", "details"?}, "request_id"}`
+(reference §5.1; `details.error_code` where the API gives one), always sent with a matching
+`request-id` header.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class ApiError(Exception):
         *,
         error_type: str | None = None,
         headers: dict[str, str] | None = None,
+        details: dict | None = None,
     ) -> None:
         self.status = status
+        self.details = details
         self.error_type = error_type or ERROR_TYPES.get(
             status, "api_error" if status >= 500 else "invalid_request_error"
         )
@@ -69,7 +72,9 @@ def invalid_request(message: str) -> ApiError:
     return ApiError(400, message)
 
 
-def error_body(error_type: str, message: str, request_id: str) -> bytes:
+def error_body(error_type: str, message: str, request_id: str, details: dict | None = None) -> bytes:
     """The exact JSON error body of the real API."""
-    payload = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
-    return json.dumps(payload).encode()
+    error: dict = {"type": error_type, "message": message}
+    if details is not None:
+        error["details"] = details
+    return json.dumps({"type": "error", "error": error, "request_id": request_id}).encode()

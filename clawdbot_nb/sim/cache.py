@@ -4,7 +4,9 @@ Rules (reference §2.4, §2.6, §3.3, §3.4, §11.5-7):
 - an entry is the cumulative prefix hash at a breakpoint, keyed also by organisation,
   workspace and model, with a TTL of 5 minutes or 1 hour on the virtual clock;
 - each breakpoint looks for an entry at its own position, then walks back one block at a time,
-  20 positions in all (the breakpoint included); the read `A` is the highest position found;
+  20 positions in all (the breakpoint included), where a run of consecutive `tool_use` blocks,
+  or of consecutive `tool_result` blocks, is one position (`PrefixPlan.slots`, as the docs
+  count parallel tool calls); the read `A` is the highest position found;
 - every entry found is refreshed (`expires = now + ttl`) at no cost;
 - writes happen at the breakpoints after `A` whose cumulative prefix reaches the model's
   minimum; `B` is the last such 1h breakpoint (else `A`), `C` the last such breakpoint (else `A`);
@@ -69,10 +71,11 @@ class PromptCache:
         hit = -1
         with self._lock:
             entries = self._entries
+            slots = plan.slots
             for bp in plan.breakpoints:
-                lowest = max(bp.position - LOOKBACK + 1, 0)
-                for position in range(bp.position, lowest - 1, -1):
-                    if position <= hit:
+                lowest_slot = slots[bp.position] - LOOKBACK + 1
+                for position in range(bp.position, -1, -1):
+                    if position <= hit or slots[position] < lowest_slot:
                         break
                     key = (scope, hashes[position])
                     entry = entries.get(key)

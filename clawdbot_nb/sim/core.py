@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clawdbot_nb import catalog
+from clawdbot_nb.sim import model_facts
 from clawdbot_nb.sim.api_errors import ApiError, error_body, invalid_request
 from clawdbot_nb.sim.batches import BatchStore
 from clawdbot_nb.sim.cache import PromptCache
@@ -42,11 +42,13 @@ from clawdbot_nb.sim.demo import (
 from clawdbot_nb.sim.diagnostics import DiagnosticsStore, diagnose, fingerprint_request
 from clawdbot_nb.sim.faults import Fault, FaultInjector
 from clawdbot_nb.sim.latency import LatencyModel
+from clawdbot_nb.sim.model_facts import ModelFacts
 from clawdbot_nb.sim.models import ModelRegistry
 from clawdbot_nb.sim.oauth import describe_token_request, handle_token_request
 from clawdbot_nb.sim.prefix import build_plan
 from clawdbot_nb.sim.ratelimits import RateLimits
 from clawdbot_nb.sim.replies import generate_reply
+from clawdbot_nb.sim.request_log import DEFAULT_LIMIT as DEFAULT_LOG_LIMIT
 from clawdbot_nb.sim.request_log import RequestLog, RequestRecord
 from clawdbot_nb.sim.streaming import Chunk, error_event, message_events
 from clawdbot_nb.sim.usage import build_usage
@@ -56,7 +58,7 @@ from clawdbot_nb.sim.validation import (
     parse_json_body,
     validate_messages_body,
 )
-from clawdbot_nb.tokenizer import TRAILING_TOKENS, count_request, request_blocks, scale
+from clawdbot_nb.tokenizer import TRAILING_TOKENS, request_blocks, scale
 
 if TYPE_CHECKING:
     from clawdbot_nb.sim.transport import SimTransport
@@ -160,7 +162,8 @@ class Simulator:
 
     `demo=True` registers `DEMO_API_KEY`, `DEMO_SETUP_TOKEN` and a demo OAuth login
     (`self.demo_oauth`). `latency` is a `LatencyModel` or a scale factor for the default one
-    (off when None). `min_cacheable` overrides the catalog's minimum per model.
+    (off when None). `min_cacheable` overrides the documented minimum per model (`model_facts`).
+    `request_log_size` bounds `self.requests`, a ring of the newest records (None: unbounded).
     """
 
     def __init__(
@@ -176,6 +179,7 @@ class Simulator:
         oauth_access_expires_in: float = 8 * 3600,
         oauth_client_ids: Iterable[str] = (CLAUDE_CODE_CLIENT_ID,),
         rate_limits: RateLimits | None = None,
+        request_log_size: int | None = DEFAULT_LOG_LIMIT,
     ) -> None:
         self.clock = clock or VirtualClock()
         self.reply_tokens = reply_tokens
@@ -186,7 +190,7 @@ class Simulator:
         self.oauth_access_expires_in = oauth_access_expires_in
         self.oauth_client_ids = frozenset(oauth_client_ids)
         self.faults = FaultInjector()
-        self.requests = RequestLog()
+        self.requests = RequestLog(request_log_size)
         self.models = ModelRegistry(dict(min_cacheable or {}))
         self.credentials = CredentialStore()
         self.rate_limits = rate_limits or RateLimits()
@@ -393,7 +397,8 @@ class Simulator:
         context.error_type, context.error_message = error.error_type, error.message
         headers = self._headers(request_id, context.principal)
         headers.extend(error.headers.items())
-        return SimResponse(error.status, headers, error_body(error.error_type, error.message, request_id))
+        body = error_body(error.error_type, error.message, request_id, error.details)
+        return SimResponse(error.status, headers, body)
 
     def _json(
         self, payload: Any, request_id: str, principal: Principal | None, status: int = 200
@@ -464,14 +469,14 @@ class Simulator:
 
     # -- /v1/messages -------------------------------------------------------------------------
 
-    def _validated_model(self, body: dict, api_version: str, **options: Any) -> catalog.ModelInfo:
+    def _validated_model(self, body: dict, api_version: str, **options: Any) -> ModelFacts:
         """Validate the body (400), then resolve its model (404)."""
         model = body.get("model")
-        known = catalog.lookup(model) if isinstance(model, str) else None
+        known = model_facts.lookup(model)
         validate_messages_body(
             body,
             api_version=api_version,
-            max_output_tokens=known.max_output_tokens if known is not None else None,
+            max_output_tokens=known.max_output if known is not None else None,
             **options,
         )
         info = self.models.resolve(body["model"])
@@ -480,12 +485,10 @@ class Simulator:
             raise invalid_request("inference_geo: Input should be 'global' or 'us'")
         return info
 
-    def _run(
-        self, principal: Principal, body: dict, info: catalog.ModelInfo, *, tier: str, message_id: str
-    ) -> _Run:
+    def _run(self, principal: Principal, body: dict, info: ModelFacts, *, tier: str, message_id: str) -> _Run:
         factor = info.tokenizer_factor
         blocks = request_blocks(body)
-        plan = build_plan(body, blocks, scale(TRAILING_TOKENS, factor))
+        plan = build_plan(body, blocks, scale(TRAILING_TOKENS, factor), info.default_effort)
         scope = (*principal.scope, info.id)
         outcome = self._cache.evaluate(scope, plan, self.models.min_cacheable(info.id), self.clock.now())
         reply = generate_reply(body, reply_tokens=self.reply_tokens, factor=factor, id_seed=message_id)
@@ -515,6 +518,7 @@ class Simulator:
                 scope=principal.scope,
                 model=info.id,
                 cached_tokens=outcome.read + outcome.creation,
+                default_effort=info.default_effort,
             )
             reason = None
             previous_id = diagnostics.get("previous_message_id")
@@ -531,6 +535,15 @@ class Simulator:
         context.model = body.get("model") if isinstance(body.get("model"), str) else None
         context.stream = body.get("stream") is True
         info = self._validated_model(body, context.api_version or NEW_API_VERSION)
+        if body.get("thread") is not None:
+            # Message threads (beta) keep a conversation server-side; this server cannot, and
+            # says so the way the API does, so the SDK's tool runner resends full histories.
+            raise ApiError(
+                400,
+                "thread: message threads are not supported by this server; send the whole "
+                "conversation without `thread`",
+                details={"error_code": "thread_unsupported_request", "unsupported": ["thread"]},
+            )
         message_id = self._new_message_id()
         run = self._run(principal, body, info, tier="standard", message_id=message_id)
         context.usage = run.usage
@@ -587,9 +600,8 @@ class Simulator:
         context.model = body.get("model") if isinstance(body.get("model"), str) else None
         info = self._validated_model(body, context.api_version or NEW_API_VERSION, count_tokens=True)
         # Breakpoint rules apply here too (automatic caching is accepted by count_tokens).
-        blocks = request_blocks(body)
-        build_plan(body, blocks, scale(TRAILING_TOKENS, info.tokenizer_factor))
-        return self._json({"input_tokens": count_request(body)}, request_id, context.principal)
+        plan = build_plan(body, request_blocks(body), scale(TRAILING_TOKENS, info.tokenizer_factor))
+        return self._json({"input_tokens": plan.total}, request_id, context.principal)
 
     # -- batches ------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ A request carrying `diagnostics` stores a fingerprint under its response id; a l
 naming it in `diagnostics.previous_message_id` gets `diagnostics.cache_miss_reason`:
 `model_changed` (model or `speed`), `tools_changed`, `system_changed`, `messages_changed` (an
 earlier message differs or is missing), `previous_message_not_found`, or `unavailable` (model,
-system, tools and messages match but e.g. `thinking` or `tool_choice` differ); `null` when the
+system, tools and messages match but e.g. `thinking`, `tool_choice` or `output_config.effort`
+differ); `null` when the
 prefix was fully reusable. The first four carry `cache_missed_input_tokens`: the previous
 request's cached prefix minus the part that still matches (an approximation, as on the API).
 """
@@ -54,7 +55,13 @@ class Fingerprint:
 
 
 def fingerprint_request(
-    params: dict, blocks: list[Block], *, scope: tuple, model: str, cached_tokens: int
+    params: dict,
+    blocks: list[Block],
+    *,
+    scope: tuple,
+    model: str,
+    cached_tokens: int,
+    default_effort: str | None = None,
 ) -> Fingerprint:
     messages = params.get("messages") or []
     per_message = [0] * len(messages)
@@ -77,13 +84,22 @@ def fingerprint_request(
         ),
         messages=tuple(_digest(_strip(m)) for m in messages),
         others=_digest(
-            [params.get("tool_choice") or {"type": "auto"}, params.get("thinking") or {"type": "disabled"}]
+            [
+                params.get("tool_choice") or {"type": "auto"},
+                params.get("thinking") or {"type": "disabled"},
+                _effort(params) or default_effort,
+            ]
         ),
         tools_tokens=tools_tokens,
         system_tokens=system_tokens,
         message_tokens=tuple(per_message),
         cached_tokens=cached_tokens,
     )
+
+
+def _effort(params: dict) -> str | None:
+    config = params.get("output_config")
+    return config.get("effort") if isinstance(config, dict) else None
 
 
 def _reason(kind: str, missed: int | None = None) -> dict:

@@ -1,4 +1,4 @@
-"""The models the simulator serves (from `catalog.py`), their overridable minimums, `/v1/models`.
+"""The models the simulator serves (its own `model_facts`), their overridable minimums, `/v1/models`.
 
 A retired or unknown id gets the real 404 `not_found_error` with message `model: <id>`.
 Minimum cacheable lengths are per simulator instance: the Sonnet 4.6 minimum is disputed
@@ -10,37 +10,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from clawdbot_nb import catalog
+from clawdbot_nb.sim import model_facts
 from clawdbot_nb.sim.api_errors import ApiError
+from clawdbot_nb.sim.model_facts import ModelFacts
 
 __all__ = ["ModelRegistry"]
-
-#: Release dates from the reference (§7); other models show the epoch, as the API allows.
-_RELEASED: dict[str, str] = {
-    "claude-opus-4-6": "2026-02-05",
-    "claude-sonnet-4-6": "2026-02-17",
-    "claude-mythos-preview": "2026-04-07",
-    "claude-opus-4-7": "2026-04-16",
-    "claude-opus-4-8": "2026-05-28",
-    "claude-fable-5": "2026-06-09",
-    "claude-mythos-5": "2026-06-09",
-    "claude-sonnet-5": "2026-06-30",
-    "claude-opus-5": "2026-07-24",
-    "claude-fable-5-1": "2026-09-01",
-    "claude-mythos-5-1": "2026-09-01",
-    "claude-opus-5-5": "2026-09-22",
-    "claude-sonnet-5-5": "2026-09-28",
-    "claude-haiku-5-5": "2026-10-07",
-    "claude-fable-5-2": "2026-11-09",
-    "claude-mythos-5-2": "2026-11-09",
-    "claude-haiku-4-5": "2025-10-01",
-    "claude-opus-4-5": "2025-11-01",
-    "claude-sonnet-4-5": "2025-09-29",
-    "claude-opus-4-1": "2025-08-05",
-    "claude-opus-4-0": "2025-05-14",
-    "claude-sonnet-4-0": "2025-05-14",
-    "claude-3-5-haiku-latest": "2024-10-22",
-}
 
 _LIFECYCLE = {"active": "active", "legacy": "active", "deprecated": "deprecated", "retired": "retired"}
 
@@ -58,15 +32,15 @@ class ModelRegistry:
         for model, minimum in (min_cacheable or {}).items():
             self.set_min_cacheable(model, minimum)
 
-    def resolve(self, model: str) -> catalog.ModelInfo:
+    def resolve(self, model: str) -> ModelFacts:
         """The served model behind an id or dated alias, or the real 404."""
-        info = catalog.lookup(model) if "/" not in model else None
+        info = model_facts.lookup(model) if "/" not in model else None
         if info is None or info.retired:
             raise ApiError(404, f"model: {model}")
         return info
 
     def set_min_cacheable(self, model: str, minimum: int) -> None:
-        info = catalog.lookup(model)
+        info = model_facts.lookup(model)
         if info is None:
             raise KeyError(f"unknown model {model!r}")
         if minimum < 0:
@@ -75,30 +49,31 @@ class ModelRegistry:
             self._min_override[info.id] = int(minimum)
 
     def min_cacheable(self, model: str) -> int:
-        info = catalog.lookup(model)
+        info = model_facts.lookup(model)
         if info is None:
             raise KeyError(f"unknown model {model!r}")
         with self._lock:
-            return self._min_override.get(info.id, info.min_cacheable_tokens)
+            return self._min_override.get(info.id, info.min_cacheable)
 
     # -- /v1/models ---------------------------------------------------------------------------
 
     @staticmethod
-    def model_object(info: catalog.ModelInfo, requested_id: str | None = None) -> dict:
+    def model_object(info: ModelFacts, requested_id: str | None = None) -> dict:
         lifecycle = _LIFECYCLE.get(info.status, "active")
-        deprecated_at = None
-        if lifecycle in ("deprecated", "retired"):
-            deprecated_at = _rfc3339(_RELEASED.get(info.id)) or "1970-01-01T00:00:00Z"
+        # The docs give deprecation dates only in prose; the release date stands in for them.
+        deprecated_at = _rfc3339(info.released) if lifecycle in ("deprecated", "retired") else None
         return {
             "type": "model",
             "id": requested_id or info.id,
             "display_name": info.display_name,
-            "created_at": _rfc3339(_RELEASED.get(info.id)) or "1970-01-01T00:00:00Z",
+            "created_at": _rfc3339(info.released),
             "lifecycle": lifecycle,
             "deprecated_at": deprecated_at,
             "retires_at": _rfc3339(info.retires_on),
-            "max_tokens": info.max_output_tokens,
-            "max_input_tokens": None,
+            "line": info.line,
+            "max_tokens": info.max_output,
+            "max_input_tokens": info.max_input,
+            "capabilities": info.capabilities(),
         }
 
     def list_page(
@@ -106,11 +81,10 @@ class ModelRegistry:
     ) -> dict:
         """One page of `GET /v1/models`, newest release first, retired models last."""
 
-        def order(info: catalog.ModelInfo) -> tuple:
-            released = _RELEASED.get(info.id, "1970-01-01")
-            return (info.retired, -datetime.fromisoformat(released).replace(tzinfo=UTC).timestamp())
+        def order(info: ModelFacts) -> tuple:
+            return (info.retired, -datetime.fromisoformat(info.released).replace(tzinfo=UTC).timestamp())
 
-        infos = sorted(catalog.MODELS, key=order)
+        infos = sorted(model_facts.MODELS, key=order)
         ids = [info.id for info in infos]
         start, stop = 0, len(infos)
         if after_id is not None:
@@ -132,7 +106,7 @@ class ModelRegistry:
         }
 
     def retrieve(self, model_id: str) -> dict:
-        info = catalog.lookup(model_id) if "/" not in model_id else None
+        info = model_facts.lookup(model_id) if "/" not in model_id else None
         if info is None:
             raise ApiError(404, f"model: {model_id}")
         return self.model_object(info, requested_id=model_id)

@@ -4,9 +4,11 @@ Positions are the blocks of `tokenizer.request_blocks` (tools, system, messages;
 Each position's hash covers everything before it, so an edit invalidates every later position.
 Request-level settings are mixed in where the reference's invalidation table (§3.2) says they
 act: web search and citations toggles and `speed` at the start of `system` (system and
-messages invalidated, tools kept); `tool_choice`, whether any image is present, and the
-`thinking` settings at the start of `messages` (messages invalidated only). `cache_control`
-itself is never hashed: moving a breakpoint does not change the prefix.
+messages invalidated, tools kept); `tool_choice`, whether any image is present, the
+`thinking` settings and `output_config.effort` at the start of `messages` (messages
+invalidated only). An absent setting counts as its default (the model's default effort), so
+spelling a default out changes nothing. `cache_control` itself is never hashed: moving a
+breakpoint does not change the prefix.
 
 Breakpoints are the blocks carrying `cache_control` plus the automatic one placed by a top-level
 `cache_control` on the last cacheable block (§2.5); the 4-slot limit and the 1h-before-5m rule
@@ -49,6 +51,8 @@ class PrefixPlan:
     cumulative: list[int]
     total: int
     breakpoints: list[Breakpoint]
+    #: Each position's lookback slot: a run of consecutive tool_use (or tool_result) blocks is one.
+    slots: list[int]
 
 
 def _dump(value: Any) -> bytes:
@@ -74,7 +78,13 @@ def _has_image(value: Any) -> bool:
     return False
 
 
-def _messages_flags(params: dict) -> bytes:
+def _effort(params: dict, default: str | None) -> str | None:
+    config = params.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    return effort if effort is not None else default
+
+
+def _messages_flags(params: dict, default_effort: str | None) -> bytes:
     images = False
     for message in params.get("messages") or ():
         content = message.get("content") if isinstance(message, dict) else None
@@ -84,7 +94,7 @@ def _messages_flags(params: dict) -> bytes:
     # Absent settings mean their defaults, so spelling a default out does not invalidate anything.
     tool_choice = params.get("tool_choice") or {"type": "auto"}
     thinking = params.get("thinking") or {"type": "disabled"}
-    return _dump([tool_choice, images, thinking])
+    return _dump([tool_choice, images, thinking, _effort(params, default_effort)])
 
 
 def _system_flags(params: dict, web_search: bool) -> bytes:
@@ -108,7 +118,7 @@ def _chain(state: bytes, data: bytes) -> bytes:
     return hashlib.blake2b(state + data, digest_size=16).digest()
 
 
-def _hashes(params: dict, blocks: list[Block]) -> list[bytes]:
+def _hashes(params: dict, blocks: list[Block], default_effort: str | None) -> list[bytes]:
     messages = params.get("messages") or []
     web_search = any(_is_web_search(t) for t in params.get("tools") or ())
     state = b"prefix-v1"
@@ -120,7 +130,7 @@ def _hashes(params: dict, blocks: list[Block]) -> list[bytes]:
                 state = _chain(state, b"S" + _system_flags(params, web_search))
                 section = "system"
             if block.section == "messages" and section == "system":
-                state = _chain(state, b"M" + _messages_flags(params))
+                state = _chain(state, b"M" + _messages_flags(params, default_effort))
                 section = "messages"
         if block.section == "tools":
             if _is_web_search(block.raw):
@@ -175,8 +185,11 @@ def _breakpoints(params: dict, blocks: list[Block]) -> list[Breakpoint]:
     return points
 
 
-def build_plan(params: dict, blocks: list[Block], trailing_tokens: int) -> PrefixPlan:
-    """The cache view of a validated request; 400 on breakpoint rules."""
+def build_plan(
+    params: dict, blocks: list[Block], trailing_tokens: int, default_effort: str | None = None
+) -> PrefixPlan:
+    """The cache view of a validated request; 400 on breakpoint rules. `default_effort` is the
+    model's effort when the request sets none."""
     breakpoints = _breakpoints(params, blocks)
     cumulative: list[int] = []
     running = 0
@@ -184,5 +197,20 @@ def build_plan(params: dict, blocks: list[Block], trailing_tokens: int) -> Prefi
         running += block.tokens
         cumulative.append(running)
     # Hashing is only needed when something can be cached.
-    hashes = _hashes(params, blocks) if breakpoints else []
-    return PrefixPlan(blocks, hashes, cumulative, running + trailing_tokens, breakpoints)
+    hashes = _hashes(params, blocks, default_effort) if breakpoints else []
+    return PrefixPlan(blocks, hashes, cumulative, running + trailing_tokens, breakpoints, _slots(blocks))
+
+
+#: Block types whose consecutive runs count as one lookback position (prompt-caching docs).
+_RUN_TYPES = frozenset({"tool_use", "tool_result"})
+
+
+def _slots(blocks: list[Block]) -> list[int]:
+    slots: list[int] = []
+    slot, run = -1, None
+    for block in blocks:
+        if block.type not in _RUN_TYPES or block.type != run:
+            slot += 1
+        run = block.type if block.type in _RUN_TYPES else None
+        slots.append(slot)
+    return slots

@@ -2,23 +2,30 @@
 
 A record names its credential by masked form and fingerprint, never the raw secret; filter
 with `secret=` to match a credential you hold (it is fingerprinted for the comparison).
+
+The log is a ring: it keeps the newest `limit` records (`DEFAULT_LIMIT` unless the simulator
+says otherwise; `None` keeps everything) and counts the ones it dropped, so a long-running
+`clawdbot-nb sim serve` holds a bounded amount of memory (bench/bench_sim_soak.py measures it).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
 from clawdbot_nb.sim.credentials import fingerprint
 
-__all__ = ["OAUTH_TOKEN_PATH", "RequestLog", "RequestRecord"]
+__all__ = ["DEFAULT_LIMIT", "OAUTH_TOKEN_PATH", "RequestLog", "RequestRecord"]
 
 OAUTH_TOKEN_PATH = "/v1/oauth/token"
+#: Records kept by default: far more than any test sends, about 10 MB at the most.
+DEFAULT_LIMIT = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestRecord:
     request_id: str
     time: float  # virtual unix seconds when the request arrived
@@ -46,14 +53,31 @@ _FIELDS = frozenset(f.name for f in fields(RequestRecord))
 
 
 class RequestLog:
-    """Append-only, thread-safe; iterate or index it like a list of `RequestRecord`."""
+    """Append-only ring of the newest `limit` records, thread-safe; iterate or index it like a
+    list of `RequestRecord` (oldest first)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = DEFAULT_LIMIT) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"request log limit must be at least 1 (or None for no limit), not {limit}")
         self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
+        self._records: deque[RequestRecord] = deque(maxlen=limit)
+        self._dropped = 0
+
+    @property
+    def limit(self) -> int | None:
+        """How many records the ring keeps (None: all)."""
+        return self._records.maxlen
+
+    @property
+    def dropped(self) -> int:
+        """Records pushed out of the ring since it was made (or cleared)."""
+        with self._lock:
+            return self._dropped
 
     def append(self, record: RequestRecord) -> None:
         with self._lock:
+            if self._records.maxlen is not None and len(self._records) == self._records.maxlen:
+                self._dropped += 1
             self._records.append(record)
 
     def _snapshot(self) -> list[RequestRecord]:
@@ -74,6 +98,7 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._dropped = 0
 
     def filter(self, *, secret: str | None = None, **criteria: Any) -> list[RequestRecord]:
         """Records whose fields equal every criterion; `secret=` matches a raw credential."""

@@ -264,6 +264,31 @@ def _validate_thinking(thinking: Any, max_tokens: Any) -> None:
             raise invalid_request("`max_tokens` must be greater than `thinking.budget_tokens`.")
 
 
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+
+def _validate_output_config(config: Any) -> None:
+    """`output_config`: an optional `effort` level and an optional `json_schema` format."""
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise invalid_request("output_config: Input should be a valid dictionary or object")
+    effort = config.get("effort")
+    if effort is not None and effort not in _EFFORTS:
+        raise invalid_request(
+            "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
+        )
+    fmt = config.get("format")
+    if fmt is None:
+        return
+    if not isinstance(fmt, dict):
+        raise invalid_request("output_config.format: Input should be a valid dictionary or object")
+    if fmt.get("type") != "json_schema":
+        raise invalid_request("output_config.format.type: Input should be 'json_schema'")
+    if not isinstance(fmt.get("schema"), dict):
+        raise invalid_request("output_config.format.schema: Field required")
+
+
 def _validate_prewarm(body: dict, *, in_batch: bool) -> None:
     """`max_tokens: 0` pre-warming and its rejections (reference §3.5)."""
     if in_batch:
@@ -325,6 +350,7 @@ def validate_messages_body(
     _validate_tools(body.get("tools"))
     _validate_tool_choice(body.get("tool_choice"), body.get("tools"))
     _validate_thinking(body.get("thinking"), max_tokens)
+    _validate_output_config(body.get("output_config"))
     if body.get("cache_control") is not None:
         validate_cache_control(body["cache_control"], "cache_control")
     if "stream" in body and not isinstance(body["stream"], bool):

@@ -323,6 +323,50 @@ def test_lookback_window_includes_the_breakpoint_itself(inproc: Api) -> None:
     assert client.messages.create(**at_edge).usage.cache_read_input_tokens == _cumulative(at_edge)[10]
 
 
+def _parallel_tool_turns(calls: int) -> list[dict]:
+    """A first turn to cache, an assistant turn of `calls` parallel tool calls, and a user turn
+    of their results with a breakpoint on the last one."""
+    uses = [
+        {"type": "tool_use", "id": f"toolu_{i:02d}", "name": "lookup", "input": {"n": i}}
+        for i in range(calls)
+    ]
+    results = [
+        {"type": "tool_result", "tool_use_id": f"toolu_{i:02d}", "content": f"r{i}"} for i in range(calls)
+    ]
+    results[-1]["cache_control"] = EPHEMERAL
+    return [
+        {"role": "user", "content": [{"type": "text", "text": words(1100), "cache_control": EPHEMERAL}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Looking them up."}, *uses]},
+        {"role": "user", "content": results},
+    ]
+
+
+def test_lookback_counts_a_tool_run_as_one_position(api: Api) -> None:
+    """Ten parallel calls and their results are 21 blocks past the cached turn, but only three
+    positions (the text, one run of tool_use blocks, one run of tool_result blocks): the API
+    finds the entry, so the simulator must too."""
+    client = api.client()
+    tool = {"name": "lookup", "input_schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}
+    messages = _parallel_tool_turns(10)
+    first = client.messages.create(model=MODEL, max_tokens=8, tools=[tool], messages=messages[:1])
+    written = first.usage.cache_creation_input_tokens
+    assert written > 1100
+    del messages[0]["content"][0]["cache_control"]  # the breakpoint moves on, as a client moves it
+    second = client.messages.create(model=MODEL, max_tokens=8, tools=[tool], messages=messages)
+    cumulative = _cumulative({"model": MODEL, "tools": [tool], "messages": messages})
+    assert second.usage.cache_read_input_tokens == written
+    assert second.usage.cache_creation_input_tokens == cumulative[-1] - written
+    # As text blocks, the same 21 blocks are 21 positions: the entry is one outside the window.
+    as_text = [
+        messages[0],
+        {"role": "assistant", "content": [{"type": "text", "text": f"note {i}"} for i in range(11)]},
+        {"role": "user", "content": [{"type": "text", "text": f"result {i}"} for i in range(10)]},
+    ]
+    as_text[2]["content"][-1]["cache_control"] = EPHEMERAL
+    interleaved = client.messages.create(model=MODEL, max_tokens=8, tools=[tool], messages=as_text)
+    assert interleaved.usage.cache_read_input_tokens == 0
+
+
 # -- automatic (top-level) caching --------------------------------------------------------------
 
 
@@ -501,10 +545,19 @@ def test_tool_choice_and_thinking_keep_tools_and_system(inproc: Api, changes: di
     assert read == cumulative[1]
 
 
+def test_changing_effort_invalidates_the_messages_part(inproc: Api) -> None:
+    read, cumulative = _read_after(inproc, output_config={"effort": "low"})
+    assert read == cumulative[1]  # tools and system read, the messages written again
+
+
 @pytest.mark.parametrize(
     "changes",
-    [{"tool_choice": {"type": "auto"}}, {"thinking": {"type": "disabled"}}],
-    ids=["tool_choice_auto", "thinking_disabled"],
+    [
+        {"tool_choice": {"type": "auto"}},
+        {"thinking": {"type": "disabled"}},
+        {"output_config": {"effort": "high"}},  # Sonnet 4.6's default effort
+    ],
+    ids=["tool_choice_auto", "thinking_disabled", "default_effort"],
 )
 def test_spelling_out_a_default_keeps_the_whole_prefix(inproc: Api, changes: dict) -> None:
     read, cumulative = _read_after(inproc, **changes)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import anthropic
+import pytest
 
 from clawdbot_nb import sim
 from clawdbot_nb.cli import main
@@ -99,3 +102,43 @@ def test_sim_serve_bad_credentials_file_one_line(tmp_path: Path, capsys) -> None
 def test_sim_without_subcommand_prints_help(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["sim"]) == 2
     assert "serve" in capsys.readouterr().out
+
+
+_SDK_CALL = (
+    "import anthropic\n"
+    "with anthropic.Anthropic(max_retries=0) as client:\n"
+    "    reply = client.messages.create(model='claude-sonnet-4-6', max_tokens=8,\n"
+    "        messages=[{'role': 'user', 'content': 'Reply with from the shell.'}])\n"
+    "print(reply.content[0].text)\n"
+)
+
+
+@pytest.mark.parametrize("flags", [[], ["--setup-token"]], ids=["api_key", "setup_token"])
+def test_sim_env_export_lines_point_the_sdk_at_it(tmp_path: Path, flags: list[str]) -> None:
+    """`eval "$(clawdbot-nb sim env --port P)"` is all a terminal needs before an unmodified SDK call."""
+    with sim.serve() as server:
+        port = server.base_url.rsplit(":", 1)[-1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+        env.update(HOME=str(tmp_path), ANTHROPIC_AUTH_TOKEN="stale", ANTHROPIC_API_KEY="stale")
+        script = (
+            f'eval "$({shlex.quote(sys.executable)} -m clawdbot_nb sim env --port {port} {" ".join(flags)})" '
+            f"&& {shlex.quote(sys.executable)} -c {shlex.quote(_SDK_CALL)}"
+        )
+        done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "from the shell"
+        kind = "setup_token" if flags else "api_key"
+        assert server.simulator.requests.last(path="/v1/messages").credential_kind == kind
+
+
+def test_sim_env_fits_80_columns_bad_port_one_line(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["sim", "env"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "export ANTHROPIC_BASE_URL=http://127.0.0.1:8765" in out
+    assert f"export ANTHROPIC_API_KEY={sim.DEMO_API_KEY}" in out
+    assert all(len(line) <= 80 for line in out if line.startswith("#"))
+    assert main(["sim", "env", "--port", "70000"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--port 70000" in err and "Fix:" in err
+    assert main(["sim", "serve", "--log-size", "0"]) == 1
+    assert "--log-size" in capsys.readouterr().err

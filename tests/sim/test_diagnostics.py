@@ -46,7 +46,9 @@ def test_no_divergence_gives_null(api: Api) -> None:
         ({"system": cached_system(words(1500, "other"))}, "system_changed"),
         ({"messages": [{"role": "user", "content": "edited"}]}, "messages_changed"),
         ({"tool_choice": {"type": "any"}}, "unavailable"),
+        ({"output_config": {"effort": "low"}}, "unavailable"),
     ],
+    ids=["model", "tools", "system", "messages", "tool_choice", "effort"],
 )
 def test_cache_miss_reasons(inproc: Api, changes: dict[str, Any], reason: str) -> None:
     diagnostics = _diagnose(inproc, changes).diagnostics

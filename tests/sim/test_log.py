@@ -6,7 +6,7 @@ import anthropic
 import pytest
 
 from clawdbot_nb import sim
-from tests.sim.sim_support import MODEL, Api, ask
+from tests.sim.sim_support import IN_PROCESS_BASE_URL, MODEL, Api, ask
 
 
 def test_log_records_what_a_test_needs(api: Api) -> None:
@@ -57,3 +57,45 @@ def test_masking_keeps_only_prefix_and_last_four() -> None:
     assert sim.mask_secret("sk-ant-oat01-" + "x" * 60 + "WXYZ") == "sk-ant-oat01-…WXYZ"
     assert sim.mask_secret("short") == "…"
     assert sim.fingerprint(sim.DEMO_API_KEY) == sim.fingerprint(sim.DEMO_API_KEY) != sim.fingerprint("other")
+
+
+def test_request_log_is_a_bounded_ring() -> None:
+    simulator = sim.Simulator(request_log_size=3)
+    api = Api(simulator, "inprocess", IN_PROCESS_BASE_URL)
+    try:
+        client = api.client()
+        replies = [ask(client, f"Reply with R{i}.") for i in range(5)]
+    finally:
+        api.close()
+    log = simulator.requests
+    assert (len(log), log.limit, log.dropped) == (3, 3, 2)
+    assert [record.request_id for record in log] == [reply._request_id for reply in replies[2:]]
+    assert log[0].request_id == replies[2]._request_id and log[-1].request_id == replies[4]._request_id
+    assert sim.Simulator().requests.limit == sim.RequestLog().limit == 10_000  # bounded by default
+    assert sim.RequestLog(None).limit is None
+    with pytest.raises(ValueError, match="at least 1"):
+        sim.RequestLog(0)
+
+
+@pytest.mark.slow
+def test_soak_20000_requests_keep_the_log_at_its_bound() -> None:
+    """A long run through the SDK: the log keeps exactly its newest `limit` records (memory per
+    record is measured by bench/bench_sim_soak.py, not asserted here)."""
+    simulator = sim.Simulator(request_log_size=1_000)
+    api = Api(simulator, "inprocess", IN_PROCESS_BASE_URL)
+    try:
+        client = api.client()
+        params = {
+            "model": MODEL,
+            "max_tokens": 4,
+            "messages": [{"role": "user", "content": "Reply with OK."}],
+        }
+        for _ in range(19_999):
+            client.messages.create(**params)
+        last = client.messages.create(**params)
+    finally:
+        api.close()
+    log = simulator.requests
+    assert (len(log), log.dropped) == (1_000, 19_000)
+    assert log[-1].request_id == last._request_id and log[-1].status == 200
+    assert all(record.path == "/v1/messages" for record in log)

@@ -127,7 +127,7 @@ def test_stream_tool_use_sends_input_json_deltas(inproc: Api) -> None:
     )
     deltas = [p["delta"] for name, p in events if name == "content_block_delta"]
     assert deltas and all(d["type"] == "input_json_delta" for d in deltas)
-    assert json.loads("".join(d["partial_json"] for d in deltas)) == {"query": "sim"}
+    assert json.loads("".join(d["partial_json"] for d in deltas)) == {"query": "query"}
     with inproc.client().messages.stream(
         model=MODEL,
         max_tokens=64,
@@ -136,7 +136,7 @@ def test_stream_tool_use_sends_input_json_deltas(inproc: Api) -> None:
         messages=[{"role": "user", "content": "x"}],
     ) as stream:
         final = stream.get_final_message()
-    assert final.content[0].input == {"query": "sim"}
+    assert final.content[0].input == {"query": "query"}
     assert final.stop_reason == "tool_use"
 
 
