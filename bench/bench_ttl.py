@@ -155,24 +155,28 @@ def _text(tag: int, words: int) -> str:
 
 
 def replay_through_workspace(
-    model: CostModel, session: Session, ttls: list[str], ledger: Path
-) -> tuple[float, int]:
-    """(the ledger's total cost, calls whose usage equals the model's) for `session` sent with
-    `ttls` through a Workspace on the simulator, the virtual clock moving by each gap; the rows
-    go to their own `ledger` file."""
+    model: CostModel, session: Session, ttls: list[str] | None, directory: Path
+) -> tuple[float, int, list[str]]:
+    """(the ledger's total cost, calls whose usage equals the model's, the TTLs applied) for
+    `session` sent through a Workspace on the simulator, the virtual clock moving by each gap;
+    with `ttls`, call i is sent with `ttls[i]`, without them every call is sent with ttl="auto"
+    and the workspace's own cache watch decides. The ledger and the cache watch beside it go to
+    `directory`, which must be new (an agent with no history)."""
     from clawdbot_nb import sim
     from clawdbot_nb.api.workspace import Workspace
 
     simulator = sim.Simulator(reply_tokens=5000)
     system = _text(10_000 + session.index, model.system_words(session.prefix_tokens))
-    _, usages = model.replay(session, ttls)
-    matched = 0
-    with Workspace.simulated(simulator, model=model.model, ledger=ledger) as workspace:
+    applied: list[str] = []
+    replies = []
+    directory.mkdir(parents=True)
+    with Workspace.simulated(simulator, model=model.model, ledger=directory / "usage.sqlite") as workspace:
         question = ""
-        for number, (call, ttl, expected) in enumerate(zip(session.calls, ttls, usages, strict=True)):
+        for number, call in enumerate(session.calls):
             simulator.clock.advance(call.gap_s)
             if not call.repeat:
                 question = _text(number, call.user_words)
+            ttl = ttls[number] if ttls is not None else "auto"
             reply = workspace.ask(
                 question,
                 system=system,
@@ -180,9 +184,12 @@ def replay_through_workspace(
                 max_tokens=call.output_tokens,
                 cache_last_turn=model.last_turn_mark,  # the placement the model prices
             )
-            matched += reply.usage == expected
-        ledger = float(workspace.usage()["cost_usd"].sum())
-    return ledger, matched
+            applied.append(reply.plan.ttl_applied)
+            replies.append(reply)
+        ledger_cost = float(workspace.usage()["cost_usd"].sum())
+    _, usages = model.replay(session, applied)
+    matched = sum(reply.usage == expected for reply, expected in zip(replies, usages, strict=True))
+    return ledger_cost, matched, applied
 
 
 def validate(model: CostModel) -> None:
@@ -206,15 +213,29 @@ def validate(model: CostModel) -> None:
             "auto": run_policy(model, session, auto_policy(model, UseHistory()))[1],
             "oracle": model.oracle(session)[1],
         }
+        label = f"{family} {size // 1000}k #{index}"
         for name, ttls in policies.items():
             predicted = model.replay(session, ttls)[0]
-            ledger_file = Path(home) / f"{family}-{name}.sqlite"
-            ledger, matched = replay_through_workspace(model, session, ttls, ledger_file)
-            label = f"{family} {size // 1000}k #{index}"
+            ledger, matched, _ = replay_through_workspace(
+                model, session, ttls, Path(home) / f"{family}-{name}"
+            )
             print(
                 f"{label:<22} {name:<10} {len(ttls):>5} {predicted:>10.5f} {ledger:>10.5f} "
                 f"{ledger / predicted:>9.6f} {matched:>4}/{len(ttls):<3}"
             )
+        # ttl="auto" end to end: the workspace's cache watch decides each call, the model's copy
+        # of the policy is what the tables above measured.
+        expected = policies["auto"]
+        ledger, matched, applied = replay_through_workspace(
+            model, session, None, Path(home) / f"{family}-workspace-auto"
+        )
+        predicted = model.replay(session, expected)[0]
+        same = sum(a == b for a, b in zip(applied, expected, strict=True))
+        print(
+            f"{label:<22} {'ttl=auto':<10} {len(expected):>5} {predicted:>10.5f} {ledger:>10.5f} "
+            f"{ledger / predicted:>9.6f} {matched:>4}/{len(expected):<3} (same TTL as the model's "
+            f"auto on {same}/{len(expected)} calls)"
+        )
 
 
 def main() -> None:

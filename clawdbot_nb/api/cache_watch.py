@@ -703,3 +703,25 @@ def release_watch(watch: CacheWatch) -> None:
 def is_shared(watch: CacheWatch) -> bool:
     with _shared_lock:
         return any(held[0] is watch for held in _shared.values())
+
+
+# -- which clock an API address runs on ---------------------------------------------------------
+
+_clocks: dict[str, Callable[[], float]] = {}
+
+
+def use_clock_for(base_url: str, clock: Callable[[], float] | None) -> None:
+    """Say that the API at `base_url` keeps time by `clock` (a simulator's virtual clock, so
+    `sim advance` expires what it should); None forgets it."""
+    key = base_url.rstrip("/")
+    if clock is None:
+        _clocks.pop(key, None)
+    else:
+        _clocks[key] = clock
+
+
+def clock_for(base_url: str | None) -> Callable[[], float]:
+    """The clock cache entries of `base_url` (else ANTHROPIC_BASE_URL) live on: the wall clock,
+    unless `use_clock_for` said otherwise."""
+    url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or ""
+    return _clocks.get(url.rstrip("/"), time.time)

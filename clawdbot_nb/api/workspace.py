@@ -31,7 +31,7 @@ from clawdbot_nb import catalog
 from clawdbot_nb.api import cache_store, drivers
 from clawdbot_nb.api.bookkeeping import Bookkeeper, BookkeepingWarning
 from clawdbot_nb.api.cache_calls import CallWatcher
-from clawdbot_nb.api.cache_watch import CacheWatch, acquire_watch
+from clawdbot_nb.api.cache_watch import CacheWatch, acquire_watch, clock_for
 from clawdbot_nb.api.call import CallEngine, CallRequest
 from clawdbot_nb.api.clients import ClientOptions, ClientPool, uses_oauth_wire, with_identity
 from clawdbot_nb.api.ledger import Ledger, LedgerUnavailable, current_session, ledger_path
@@ -176,7 +176,7 @@ class Workspace:
         self.simulator: Any = None
         self._sandbox: weakref.finalize | None = None
         #: The time cache entries live on: the wall clock, or a simulator's virtual clock.
-        self.clock = clock or time.time
+        self.clock = clock or clock_for(base_url)
         self._watch_file = None if self._ledger is None else self._ledger.path.parent / cache_store.FILENAME
         self.watcher = CallWatcher(self._open_watch, self._current_overrides)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb.cache_tables import COUNTDOWN_CLASS
@@ -88,14 +89,15 @@ def timeline_figure(events: pd.DataFrame, *, title: str = "Cache entries over th
             fix="run %pip install matplotlib in the notebook (or pip install 'clawdbot_nb[plot]')",
         ) from None
 
+    local = datetime.now().astimezone().tzinfo
     rows: dict[str, list[dict[str, Any]]] = {}
     labels: dict[str, str] = {}
     for event in events.itertuples(index=False):
         key = f"{event.model}/{event.entry}"
-        rows.setdefault(key, []).append(
-            {"at": event.at.tz_convert(None), "event": event.event, "ttl": event.ttl}
-        )
-        labels.setdefault(key, f"{event.breakpoint} · {event.tokens:,} tok")
+        at = event.at.tz_convert(local).tz_localize(None)
+        rows.setdefault(key, []).append({"at": at, "event": event.event, "ttl": event.ttl})
+        # Two documents of one length differ by when they were first cached.
+        labels.setdefault(key, f"{event.breakpoint} · {event.tokens:,} tok · since {at:%H:%M}")
     figure = Figure(figsize=(9, 1.4 + 0.42 * max(1, len(rows))), layout="constrained")
     axes = figure.subplots()
     for y, items in enumerate(rows.values()):
@@ -118,7 +120,7 @@ def timeline_figure(events: pd.DataFrame, *, title: str = "Cache entries over th
     axes.set_yticks(range(len(rows)), [labels[k] for k in rows])
     axes.invert_yaxis()
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
-    axes.set_xlabel("time (UTC)")
+    axes.set_xlabel("time")
     axes.set_title(title)
     legend = [Patch(color=TTL_COLOURS[t], label=f"TTL {t}") for t in ("5m", "1h")]
     legend += [

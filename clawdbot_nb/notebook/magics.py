@@ -123,10 +123,7 @@ class ClawdbotMagics(Magics):
         )
         workspace = self._workspaces.get(key)
         if workspace is None:
-            # Cache entries live on the simulator's clock while it runs (`sim advance` expires them).
-            session = self.simulator_session
-            clock = session.simulator.clock.now if session is not None else None
-            workspace = Workspace(name, cell=self._execution_count, clock=clock)
+            workspace = Workspace(name, cell=self._execution_count)
             self._workspaces[key] = workspace
         return workspace
 

@@ -94,6 +94,10 @@ class SimulatorSession:
         atexit.register(session._remove_sandbox)
         session.saved_env = {name: os.environ.get(name) for name in _TOUCHED}
         os.environ["ANTHROPIC_BASE_URL"] = server.base_url
+        # The cache watch keeps time as the simulator does (`sim advance` expires its entries too).
+        from clawdbot_nb.api.cache_watch import use_clock_for
+
+        use_clock_for(server.base_url, simulator.clock.now)
         os.environ["CLAWDBOT_SIM_API_KEY"] = sim.DEMO_API_KEY
         os.environ["CLAWDBOT_SIM_SETUP_TOKEN"] = sim.DEMO_SETUP_TOKEN
         if session.sandbox is not None:
@@ -104,6 +108,9 @@ class SimulatorSession:
         return session
 
     def stop(self) -> None:
+        from clawdbot_nb.api.cache_watch import use_clock_for
+
+        use_clock_for(self.base_url, None)
         self.server.stop()
         for name, value in self.saved_env.items():
             if value is None:

@@ -84,6 +84,19 @@ def test_the_model_is_what_the_simulator_and_the_ledger_say(cost_model, bench_tt
     model = cost_model.CostModel()
     ttls = ["5m", "1h", "1h", "5m", "5m", "1h", "1h", "5m"]
     predicted, _ = model.replay(session, ttls)
-    ledger, matched = bench_ttl.replay_through_workspace(model, session, ttls, tmp_path / "ledger.sqlite")
-    assert matched == len(calls)
+    ledger, matched, applied = bench_ttl.replay_through_workspace(model, session, ttls, tmp_path / "crafted")
+    assert matched == len(calls) and applied == ttls
     assert ledger == pytest.approx(predicted, rel=1e-9)
+
+
+def test_the_workspaces_auto_is_the_policy_the_bench_measures(cost_model, bench_ttl, agent, tmp_path) -> None:
+    """ttl="auto" through the workspace's cache watch picks what the bench's copy picks."""
+    model = cost_model.CostModel()
+    for family, index in (("mixed", 1), ("bursts", 2), ("sparse", 0)):
+        session = cost_model.sessions(family, 5_000, index + 1)[index]
+        expected = cost_model.run_policy(
+            model, session, bench_ttl.auto_policy(model, bench_ttl.UseHistory())
+        )[1]
+        ledger, matched, applied = bench_ttl.replay_through_workspace(model, session, None, tmp_path / family)
+        assert applied == expected and matched == len(session.calls)
+        assert ledger == pytest.approx(model.replay(session, expected)[0], rel=1e-9)

@@ -272,6 +272,22 @@ def test_cache_analysis_expires_entries_and_says_when_1h_pays_off(tmp_path: Path
     assert "5m is the cheapest for every 2 min (10 hits at 5m, 10 at 1h)" in conclusion
     assert "No cache is the cheapest for every 2 h (0 hits at 5m, 0 at 1h)" in conclusion
 
+    # Why a call missed, what is cached now, the timeline and the what-if (the cache watch).
+    why = shown(cell(notebook, "why-miss"))
+    assert "last miss in the ledger: expired: gap 61 min > 1 h" in why
+    assert "write · prefix changed: system block 0, char 35 ('10:41:07.' → '10:47:07.')" in why
+    assert "now '10:47:07.', was '10:41:07.'" in why
+    cached = cell(notebook, "cache-table")
+    assert "clawdbot-nb-countdown" in html_of(cached) and "<script>" in html_of(cached)
+    assert shown(cached).startswith("Cached now") and "live entries" in shown(cached)
+    timeline = cell(notebook, "timeline")
+    assert any("image/png" in o.get("data", {}) for o in timeline.outputs)
+    assert "expire" in shown(timeline) and "hit" in shown(timeline)
+    assert "auto: the prefix is cached (1h, until" in shown(cell(notebook, "auto"))
+    what_if = table_rows(shown(cell(notebook, "what-if")))
+    assert {"paid", "always-5m", "always-1h", "auto"} <= set(what_if)
+    assert what_if["paid"][:2] == what_if["replayed"][2:4]  # replayed as sent: what was paid
+
 
 def test_the_demo_environment_keeps_the_users_home_and_credentials_out(tmp_path: Path) -> None:
     real = {
