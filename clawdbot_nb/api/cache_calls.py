@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,9 +25,9 @@ from clawdbot_nb.api.cache_watch import (
     is_shared,
     release_watch,
 )
-from clawdbot_nb.api.clients import credential_key, uses_oauth_wire
+from clawdbot_nb.api.clients import uses_oauth_wire
 from clawdbot_nb.api.planner import CachePlan
-from clawdbot_nb.api.pricing import compute_cost, prices_for, usage_counts
+from clawdbot_nb.api.pricing import prices_for, usage_counts
 from clawdbot_nb.api.ttl_policy import PriceRatios, TtlChoice
 from clawdbot_nb.state.selection import AuthCandidate
 
@@ -50,7 +51,10 @@ class CallWatcher:
         self._broken = False
         self._lock = threading.Lock()
         #: Per credential, the organisation and workspace its responses named last.
-        self._places: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self._places: dict[str, tuple[str | None, str | None]] = {}
+        self._facts: dict[str, tuple[Any, Any, int | None]] = {}
+        self._current: Mapping[str, Any] | None = None
+        self._overrides_at = float("-inf")
 
     @property
     def watch(self) -> CacheWatch | None:
@@ -75,7 +79,7 @@ class CallWatcher:
         self._watch = None
 
     def scope(self, candidate: AuthCandidate, model: str) -> Scope:
-        organization, workspace = self._places.get(credential_key(candidate), (None, None))
+        organization, workspace = self._places.get(candidate.label, (None, None))
         return Scope(model, candidate.credential.type, organization, workspace)
 
     # -- the drivers' hooks --------------------------------------------------------------------
@@ -90,7 +94,7 @@ class CallWatcher:
         except Exception as error:
             self._stop(error)
             return None
-        ticket.context = (credential_key(send.candidate), plan)
+        ticket.context = (send.candidate.label, plan)
         return ticket
 
     def responded(self, ticket: CallTicket, headers: Any) -> None:
@@ -99,11 +103,13 @@ class CallWatcher:
             return
         try:
             organization, workspace = headers.get(ORGANIZATION_HEADER), headers.get(WORKSPACE_HEADER)
-            if organization or workspace:
+            scope = ticket.scope
+            if (organization or workspace) and (scope.organization, scope.workspace) != (
+                organization,
+                workspace,
+            ):
                 self._places[ticket.context[0]] = (organization, workspace)
-                ticket.scope = dataclasses.replace(
-                    ticket.scope, organization=organization, workspace=workspace
-                )
+                ticket.scope = dataclasses.replace(scope, organization=organization, workspace=workspace)
             watch.began(ticket)
         except Exception as error:
             self._stop(error)
@@ -114,25 +120,38 @@ class CallWatcher:
             return None
         try:
             model = ticket.scope.model
-            overrides = self._overrides()
-            usage = usage_counts(message.usage)
-            info = catalog.lookup(model)
+            prices, minimum = self._model_facts(model)
             plan: CachePlan = ticket.context[1]
             return watch.finish(
                 ticket,
-                usage,
-                prices=prices_for(model, overrides),
-                minimum=info.min_cacheable_tokens if info else None,
+                usage_counts(message.usage),
+                prices=prices,
+                minimum=minimum,
+                # What was paid comes from the ledger (by request id) when the what-if runs.
                 record={
                     "request_id": request_id or getattr(message, "_request_id", None),
                     "ttl_requested": plan.ttl_requested,
                     "ttl_applied": plan.ttl_applied,
-                    "cost_usd": compute_cost(model, message.usage, overrides=overrides).cost_usd,
                 },
             )
         except Exception as error:
             self._stop(error)
             return None
+
+    def _model_facts(self, model: str) -> tuple[Any, int | None]:
+        """(prices, minimum cacheable tokens) of `model`, recomputed when the overrides change."""
+        # The config is looked at again at most once a second (prices change rarely, and the look
+        # is a stat of the file).
+        now = time.monotonic()
+        if now - self._overrides_at > 1.0:
+            self._current, self._overrides_at = self._overrides(), now
+        overrides = self._current
+        memo = self._facts.get(model)
+        if memo is None or memo[0] is not overrides:
+            info = catalog.lookup(model)
+            memo = (overrides, prices_for(model, overrides), info.min_cacheable_tokens if info else None)
+            self._facts[model] = memo
+        return memo[1], memo[2]
 
     def failed(self, ticket: CallTicket) -> None:
         watch = self.watch

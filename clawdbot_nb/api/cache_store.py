@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,8 @@ FILENAME = "cache-watch.sqlite"
 _BUSY_TIMEOUT_MS = 30_000
 #: Old rows are trimmed once every this many writes (trimming scans the agent's rows).
 _TRIM_EVERY = 64
+#: How long the writer waits for more changes before committing what it has.
+WRITE_LINGER_S = 0.05
 #: What is kept per agent (older rows are deleted as new ones arrive).
 KEEP_CALLS = 64
 KEEP_REPLAY_CALLS = 20_000
@@ -229,6 +232,8 @@ class CacheWatchStore:
         self._written = threading.Condition()
         self._pending: list[_Batch] = []
         self._writing = False
+        self._idle = False
+        self._hurry = False
         self._stopping = False
         self._failure: Exception | None = None
         self._writer: threading.Thread | None = None
@@ -393,16 +398,20 @@ class CacheWatchStore:
         with self._written:
             self._raise_failure()
             self._pending.append(batch)
+            idle = self._idle
             if self._writer is None:
                 self._writer = threading.Thread(
                     target=self._write_loop, name="clawdbot-nb-cache-watch", daemon=True
                 )
                 self._writer.start()
-            self._written.notify_all()
+            elif idle:  # a lingering writer picks this up without being woken
+                self._written.notify_all()
 
     def flush(self) -> None:
         """Wait until every queued change is committed (raises a write's failure)."""
         with self._written:
+            self._hurry = True
+            self._written.notify_all()
             while self._pending or self._writing:
                 if self._writer is None or not self._writer.is_alive():
                     self._commit(self._pending)  # no writer (closed, or after a fork): here
@@ -420,11 +429,17 @@ class CacheWatchStore:
         while True:
             with self._written:
                 while not self._pending and not self._stopping:
+                    self._idle = True
                     self._written.wait()
+                self._idle = False
                 if not self._pending and self._stopping:
                     return
+                # Calls in quick succession share one transaction; a flush does not wait.
+                deadline = time.monotonic() + WRITE_LINGER_S
+                while not (self._hurry or self._stopping) and time.monotonic() < deadline:
+                    self._written.wait(timeout=max(0.0, deadline - time.monotonic()))
                 batches, self._pending = self._pending, []
-                self._writing = True
+                self._writing, self._hurry = True, False
             try:
                 self._commit(batches)
             except Exception as error:

@@ -15,6 +15,7 @@ memory. Either way it holds no prompt text: prints, digests, token counts and ti
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -90,6 +91,8 @@ KEEP_MEMORY_CALLS = 5000
 MEMO_SIZE = 64
 #: A block's text print is marked used in the store again after this long (for trimming).
 TEXT_BUMP_S = 3600.0
+#: Another process's changes are looked for at most this often (a look is a query).
+SYNC_EVERY_S = 0.1
 _PER_TOKEN = 1e-6
 _NO_EVIDENCE = Evidence()
 
@@ -170,6 +173,7 @@ class CacheWatch:
         #: Entries replaced after expiring, or forgotten: kept for views of the session.
         self._retired: deque[CacheEntry] = deque(maxlen=MAX_ENTRIES)
         self._uses = UseHistory()
+        self._synced_at = float("-inf")
         #: Without a store, the calls a what-if replays are kept here (as the store's rows).
         self._call_rows: deque[dict[str, Any]] = deque(maxlen=KEEP_MEMORY_CALLS)
         self._prints: dict[int, tuple[dict[str, Any], RequestPrint]] = {}
@@ -194,6 +198,10 @@ class CacheWatch:
         """Reload the agent's state when another process changed it (called under the lock)."""
         if self.store is None:
             return
+        now = time.monotonic()
+        if now - self._synced_at < SYNC_EVERY_S:
+            return
+        self._synced_at = now
         try:
             if not self.store.changed():
                 return
@@ -351,7 +359,7 @@ class CacheWatch:
             call_row = self._call_row(past, usage, record or {})
             self._persist(touched, call_row, uses, self._new_events, current, at)
             ticket.params = {}
-            copies = tuple(replace(e) for e in written), tuple(replace(e) for e in refreshed)
+            copies = tuple(copy.copy(e) for e in written), tuple(copy.copy(e) for e in refreshed)
             return CallReport(why, hit, *copies)
 
     def fail(self, ticket: CallTicket) -> None:

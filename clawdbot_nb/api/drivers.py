@@ -60,7 +60,9 @@ def _text_delta(event: Any) -> str | None:
 # -- one attempt -----------------------------------------------------------------------------------
 
 
-def _whole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any) -> Outcome:
+def _whole(
+    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any = None
+) -> Outcome:
     if send.delay_s:
         time.sleep(send.delay_s)
     params = send.plan.params
@@ -80,7 +82,7 @@ def _whole(send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock
 
 
 async def _awhole(
-    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any
+    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any = None
 ) -> Outcome:
     if send.delay_s:
         await asyncio.sleep(send.delay_s)
@@ -101,7 +103,7 @@ async def _awhole(
 
 
 def _streamed(
-    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any
+    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any = None
 ) -> Generator[str, None, Outcome]:
     if send.delay_s:
         time.sleep(send.delay_s)
@@ -135,7 +137,7 @@ async def _astreamed(
     pool: ClientPool,
     clock: AttemptClock,
     outcome: list[Outcome],
-    watch: Any,
+    watch: Any = None,
 ) -> AsyncIterator[str]:
     if send.delay_s:
         await asyncio.sleep(send.delay_s)

@@ -575,9 +575,12 @@ class Workspace:
         calls = [c for c in calls if c.scope.model]
         unrecorded = 0
         if self._ledger is not None:
-            known = {c.request_id for c in calls if c.request_id}
             frame = self.usage()
             answered = frame[frame["error"].isna()] if "error" in frame else frame
+            # What was paid is what the ledger recorded for each call.
+            paid = dict(zip(answered["request_id"].astype(object), answered["cost_usd"], strict=True))
+            calls = [dataclasses.replace(c, paid_usd=paid.get(c.request_id)) for c in calls]
+            known = {c.request_id for c in calls if c.request_id}
             unrecorded = int((~answered["request_id"].isin(known)).sum()) if len(answered) else 0
         return what_if(calls, overrides=self._current_overrides(), unrecorded_calls=unrecorded)
 
