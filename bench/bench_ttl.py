@@ -13,15 +13,17 @@ oracle on every family, and at most 2% above the better fixed TTL of that family
 "auto" is the client's own policy (`clawdbot_nb.api.ttl_policy`), fed what the cache watch would
 know: whether the system prompt's entry is alive, and the agent's use history. The agent's
 history carries over from one session of a family to the next (the watch is kept per agent);
-"auto, cold" starts every session with no history at all. A second table drops the planner's
-last-user-turn breakpoint (what issue 14 proposes for one-shot calls); a third replays three
-traces through the real `Workspace` against the simulator on its virtual clock and compares
-the ledger's costs with the model's.
+"auto, cold" starts every session with no history at all. The second table drops the
+last-user-turn breakpoint (the planner's placement for one-shot calls since issue 14). Last,
+three traces are replayed through the real `Workspace` against the simulator on its virtual
+clock, under both placements, and the ledger's costs compared with the model's.
 
 What the model assumes:
 - one agent, one model (`catalog.DEFAULT_MODEL`, catalog prices, no batch, global inference);
 - a session is a run of one-shot calls (no history) sharing one system prompt; the planner
-  marks the system block and the last user turn, both at the call's TTL (as it does today);
+  marks the system block at the call's TTL, and in the first table the last user turn too (what
+  it sent before issue 14; `cache_last_turn=True` asks for it now), in the second not (what it
+  sends for a one-shot question since issue 14);
 - a question is new, except that one call in ten re-runs the previous question exactly;
   questions are ~40 words (log-normal), outputs ~250 tokens (log-normal, cut by max_tokens);
 - token counts are the shared tokenizer's (`clawdbot_nb.tokenizer`): framing included, scaled by
@@ -192,8 +194,10 @@ def replay_through_workspace(
     return ledger_cost, matched, applied
 
 
-def validate(model: CostModel) -> None:
-    print("\nreplay through Workspace + simulator (virtual clock): ledger cost against the model's")
+def validate(model: CostModel, planner: str) -> None:
+    print(
+        f"\nreplay through Workspace + simulator (virtual clock), {planner}: ledger cost against the model's"
+    )
     columns = ("calls", "model $", "ledger $", "ratio", "usage =")
     widths = (5, 10, 10, 9, 8)
     print(f"{'trace':<22} {'policy':<10} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths)))
@@ -244,15 +248,17 @@ def main() -> None:
     parser.add_argument("--no-replay", action="store_true", help="skip the Workspace replay")
     args = parser.parse_args()
     started = time.perf_counter()
-    today = CostModel()
-    table(today, args.sessions, "system + last user turn marked (the planner before issue 14)")
+    before = CostModel()
+    since = CostModel(last_turn_mark=False)
+    table(before, args.sessions, "system + last user turn marked (the planner before issue 14)")
     table(
-        CostModel(last_turn_mark=False),
+        since,
         args.sessions,
         "last-user-turn breakpoint dropped for one-shot calls (the planner since issue 14)",
     )
     if not args.no_replay:
-        validate(today)
+        validate(since, "the planner since issue 14")
+        validate(before, "the last user turn marked too (cache_last_turn=True)")
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 
