@@ -22,7 +22,10 @@ The policy, decided from the `Failure` alone:
 - a failure inside a stream before its first text, on the last candidate, is what the SDK would
   have retried had it come before the response began: the same profile is sent to again, up to
   `max_resends` times, with the SDK's backoff, before the profile is cooled down;
-- a failure after text was shown ends the call as incomplete (the profile cools down).
+- a failure after text was shown ends the call as incomplete (the profile cools down);
+- a call a scheduler sends again later (`CallRequest.scheduled`: a row of `Workspace.map`) fails
+  fast on every profile, the last one included, and never resends: the scheduler waits for a
+  profile to come back instead of the SDK sleeping inside the call.
 """
 
 from __future__ import annotations
@@ -70,6 +73,14 @@ class CallRequest:
     config: ClawdbotConfig | None = field(default=None, repr=False, compare=False)
     #: perf_counter when the call began (before validation), for `setup_s`.
     started: float = 0.0
+    #: A map or batch job's id and this row's key, recorded with the call in the ledger.
+    job: str | None = None
+    row_key: str | None = None
+    #: Put this profile first when it is usable (a scheduler spreading rows over profiles).
+    prefer: str | None = None
+    #: A scheduler (`scale.py`) sends the call again later if it fails: no attempt waits inside
+    #: the SDK or resends a stream; every profile fails fast and the call fails when all did.
+    scheduled: bool = False
 
 
 # -- what the engine asks for ----------------------------------------------------------------------
@@ -146,6 +157,8 @@ class Answer:
     timings: Timings
     #: What the cache watch made of it (`cache_watch.CallReport`), when it follows the call.
     cache: Any = None
+    #: What the response's headers said about waiting (`failures.ServerWait`), if anything.
+    wait: Any = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +214,11 @@ class CallEngine:
         self._current: Send | None = None
         self._last: Failure | None = None
 
+    @property
+    def current_profile(self) -> str | None:
+        """The profile (label) of the attempt under way; None before `start()`."""
+        return None if self._current is None else self._current.candidate.label
+
     # -- steps ---------------------------------------------------------------------------------
 
     def start(self) -> Step:
@@ -220,14 +238,16 @@ class CallEngine:
     def _send(self, delay_s: float = 0.0) -> Send:
         candidate = self._candidates[self._index]
         plan = self._current.plan if self._current and self._current.candidate is candidate else None
-        more = self._index < len(self._candidates) - 1
+        more = self._index < len(self._candidates) - 1 or self.request.scheduled
         self._current = Send(candidate, plan or self._plan_for(candidate), fail_fast=more, delay_s=delay_s)
         return self._current
 
     def _failed(self, failure: Failure, *, in_stream: bool, after_text: bool) -> Step:
         assert self._current is not None, "feed() before start()"
         candidate = self._current.candidate
-        self.attempts.append(Attempt(candidate.label, failure.reason, failure.status, failure.message))
+        self.attempts.append(
+            Attempt(candidate.label, failure.reason, failure.status, failure.message, failure.wait)
+        )
         mark: list[Effect] = []
         if failure.reason is not None and candidate.profile_id is not None:
             mark.append(MarkFailure(candidate.profile_id, failure.reason, self._clock()))
@@ -236,7 +256,8 @@ class CallEngine:
         if failure.unreachable or failure.reason in (None, "format"):
             return self._fail(request_error(failure), [])
         last = self._index == len(self._candidates) - 1
-        if in_stream and last and failure.retryable and self._resends < self._max_resends:
+        resend = in_stream and last and failure.retryable and not self.request.scheduled
+        if resend and self._resends < self._max_resends:
             self._resends += 1
             return Step(self._send(self._backoff(self._resends)))
         self._last = failure
@@ -280,6 +301,7 @@ class CallEngine:
             price_overrides=self._overrides,
             precomputed_cost=cost,
             why_miss=why_miss,
+            server_wait=answer.wait,
         )
         effects: list[Effect] = []
         if candidate.profile_id is not None:
@@ -309,6 +331,8 @@ class CallEngine:
                     attempts=len(self.attempts) + 1,
                     profiles_tried=[*(a.profile for a in self.attempts), candidate.label],
                     time_ms=at,
+                    job=request.job,
+                    row_key=request.row_key,
                 )
             )
         )
@@ -326,5 +350,7 @@ class CallEngine:
             attempts=max(1, len(self.attempts)),
             profiles_tried=[a.profile for a in self.attempts],
             time_ms=self._clock(),
+            job=request.job,
+            row_key=request.row_key,
         )
         return Step(Fail(error), (*effects, Record(row)))

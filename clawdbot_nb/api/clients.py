@@ -66,7 +66,8 @@ class ConnectionFailed(ClawdbotError):
 
 @dataclass
 class AttemptClock:
-    """The start of every HTTP attempt of one call (perf_counter), stamped by the pool's hook.
+    """The start of every HTTP attempt of one call (perf_counter), stamped by the pool's hook,
+    and the headers of the latest response (for the rate limits it reports).
 
     `on_response`, when set, is called with each response's headers as they arrive: the moment
     a response begins, when its cache writes become visible to other requests (the cache watch
@@ -75,6 +76,7 @@ class AttemptClock:
 
     sends: list[float] = field(default_factory=list)
     on_response: Callable[[Any], None] | None = None
+    headers: Any = None
 
 
 _attempt: ContextVar[AttemptClock | None] = ContextVar("clawdbot_nb_attempt", default=None)
@@ -115,8 +117,10 @@ async def _astamp_send(request: Any) -> None:
 
 def _note_response(response: Any) -> None:
     clock = _attempt.get()
-    if clock is not None and clock.on_response is not None:
-        clock.on_response(response.headers)
+    if clock is not None:
+        clock.headers = response.headers
+        if clock.on_response is not None:
+            clock.on_response(response.headers)
 
 
 async def _anote_response(response: Any) -> None:

@@ -5,7 +5,6 @@ attempt through the SDK), feed back the outcome. The decisions are all in `call.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any
@@ -13,7 +12,8 @@ from typing import Any
 from clawdbot_nb.api.bookkeeping import Bookkeeper
 from clawdbot_nb.api.call import Answer, CallEngine, Fail, Outcome, Send, Step, StreamFailure, Timings
 from clawdbot_nb.api.clients import AttemptClock, ClientPool, attempt
-from clawdbot_nb.api.failures import describe_exception
+from clawdbot_nb.api.clock import WALL_CLOCK, Clock
+from clawdbot_nb.api.failures import describe_exception, server_wait
 from clawdbot_nb.api.reply import Reply
 
 #: The SDK refuses non-streaming calls that may run past 10 minutes (3600 s x max_tokens / 128k):
@@ -41,9 +41,11 @@ def _watch(watch: Any, send: Send, clock: AttemptClock) -> Any:
     return ticket
 
 
-def _answer(watch: Any, ticket: Any, message: Any, request_id: str | None, timings: Timings) -> Answer:
+def _answer(
+    watch: Any, ticket: Any, message: Any, request_id: str | None, timings: Timings, headers: Any
+) -> Answer:
     cache = watch.answered(ticket, message, request_id) if ticket is not None else None
-    return Answer(message, request_id, timings, cache)
+    return Answer(message, request_id, timings, cache, server_wait(headers))
 
 
 def _failed(watch: Any, ticket: Any) -> None:
@@ -61,10 +63,14 @@ def _text_delta(event: Any) -> str | None:
 
 
 def _whole(
-    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any = None
+    send: Send,
+    engine: CallEngine,
+    pool: ClientPool,
+    clock: AttemptClock,
+    watch: Any = None,
+    wait: Clock = WALL_CLOCK,
 ) -> Outcome:
-    if send.delay_s:
-        time.sleep(send.delay_s)
+    wait.sleep(send.delay_s)
     params = send.plan.params
     ticket = _watch(watch, send, clock)
     try:
@@ -78,14 +84,18 @@ def _whole(
     except Exception as error:
         _failed(watch, ticket)
         return describe_exception(error)
-    return _answer(watch, ticket, message, request_id, _timings(engine, clock, None))
+    return _answer(watch, ticket, message, request_id, _timings(engine, clock, None), clock.headers)
 
 
 async def _awhole(
-    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any = None
+    send: Send,
+    engine: CallEngine,
+    pool: ClientPool,
+    clock: AttemptClock,
+    watch: Any = None,
+    wait: Clock = WALL_CLOCK,
 ) -> Outcome:
-    if send.delay_s:
-        await asyncio.sleep(send.delay_s)
+    await wait.asleep(send.delay_s)
     params = send.plan.params
     ticket = _watch(watch, send, clock)
     try:
@@ -99,14 +109,18 @@ async def _awhole(
     except Exception as error:
         _failed(watch, ticket)
         return describe_exception(error)
-    return _answer(watch, ticket, message, request_id, _timings(engine, clock, None))
+    return _answer(watch, ticket, message, request_id, _timings(engine, clock, None), clock.headers)
 
 
 def _streamed(
-    send: Send, engine: CallEngine, pool: ClientPool, clock: AttemptClock, watch: Any = None
+    send: Send,
+    engine: CallEngine,
+    pool: ClientPool,
+    clock: AttemptClock,
+    watch: Any = None,
+    wait: Clock = WALL_CLOCK,
 ) -> Generator[str, None, Outcome]:
-    if send.delay_s:
-        time.sleep(send.delay_s)
+    wait.sleep(send.delay_s)
     ticket = _watch(watch, send, clock)
     try:
         with attempt(clock):
@@ -128,7 +142,9 @@ def _streamed(
         return StreamFailure(describe_exception(error), after_text=first_text is not None)
     finally:
         manager.__exit__(None, None, None)
-    return _answer(watch, ticket, message, stream.request_id, _timings(engine, clock, first_text))
+    return _answer(
+        watch, ticket, message, stream.request_id, _timings(engine, clock, first_text), clock.headers
+    )
 
 
 async def _astreamed(
@@ -137,10 +153,10 @@ async def _astreamed(
     pool: ClientPool,
     clock: AttemptClock,
     outcome: list[Outcome],
-    watch: Any = None,
+    watch: Any,
+    wait: Clock,
 ) -> AsyncIterator[str]:
-    if send.delay_s:
-        await asyncio.sleep(send.delay_s)
+    await wait.asleep(send.delay_s)
     ticket = _watch(watch, send, clock)
     try:
         with attempt(clock):
@@ -164,35 +180,42 @@ async def _astreamed(
         return
     finally:
         await manager.__aexit__(None, None, None)
-    outcome.append(_answer(watch, ticket, message, stream.request_id, _timings(engine, clock, first_text)))
+    outcome.append(
+        _answer(watch, ticket, message, stream.request_id, _timings(engine, clock, first_text), clock.headers)
+    )
 
 
 # -- the four drivers ------------------------------------------------------------------------------
 
 
-# `watch` (a `cache_calls.CallWatcher`, or None) follows each attempt for the cache watch.
+# `watch` (a `cache_calls.CallWatcher`, or None) follows each attempt for the cache watch;
+# `wait` is the workspace's clock: a resend's backoff sleeps on it (virtual time in a simulation).
 
 
-def run(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None) -> Reply:
+def run(
+    engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None, wait: Clock = WALL_CLOCK
+) -> Reply:
     step, clock = engine.start(), AttemptClock()
     while (send := _settle(step, bookkeeper)) is not None:
-        step = engine.feed(_whole(send, engine, pool, clock, watch))
+        step = engine.feed(_whole(send, engine, pool, clock, watch, wait))
     return step.action.reply  # type: ignore[union-attr]
 
 
-async def arun(engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None) -> Reply:
+async def arun(
+    engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None, wait: Clock = WALL_CLOCK
+) -> Reply:
     step, clock = engine.start(), AttemptClock()
     while (send := _settle(step, bookkeeper)) is not None:
-        step = engine.feed(await _awhole(send, engine, pool, clock, watch))
+        step = engine.feed(await _awhole(send, engine, pool, clock, watch, wait))
     return step.action.reply  # type: ignore[union-attr]
 
 
 def run_stream(
-    engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None
+    engine: CallEngine, pool: ClientPool, bookkeeper: Bookkeeper, watch: Any = None, wait: Clock = WALL_CLOCK
 ) -> Generator[str, None, Reply]:
     step, clock = engine.start(), AttemptClock()
     while (send := _settle(step, bookkeeper)) is not None:
-        step = engine.feed((yield from _streamed(send, engine, pool, clock, watch)))
+        step = engine.feed((yield from _streamed(send, engine, pool, clock, watch, wait)))
     return step.action.reply  # type: ignore[union-attr]
 
 
@@ -202,11 +225,12 @@ async def arun_stream(
     bookkeeper: Bookkeeper,
     on_reply: Callable[[Reply], None],
     watch: Any = None,
+    wait: Clock = WALL_CLOCK,
 ) -> AsyncIterator[str]:
     step, clock = engine.start(), AttemptClock()
     while (send := _settle(step, bookkeeper)) is not None:
         outcome: list[Outcome] = []
-        async for text in _astreamed(send, engine, pool, clock, outcome, watch):
+        async for text in _astreamed(send, engine, pool, clock, outcome, watch, wait):
             yield text
         step = engine.feed(outcome[0])
     on_reply(step.action.reply)  # type: ignore[union-attr]

@@ -9,7 +9,10 @@ HTTP status — an error event inside a stream carries its status in its type
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,10 +36,70 @@ STATUS_OF_ERROR_TYPE = {
 }
 
 
+#: The rate limits the API reports (`anthropic-ratelimit-<name>-remaining` / `-reset`).
+RATE_LIMIT_NAMES = ("requests", "tokens", "input-tokens", "output-tokens")
+
+
+@dataclass(frozen=True)
+class ServerWait:
+    """When the server asked us to come back: `retry-after` (seconds from the response), and the
+    latest `anthropic-ratelimit-*-reset` of a limit whose `remaining` is 0 (epoch ms)."""
+
+    retry_after_s: float | None = None
+    reset_ms: int | None = None
+
+    def until_ms(self, now_ms: int) -> int:
+        """The moment (epoch ms) before which this credential should not be sent to again."""
+        moments = [now_ms]
+        if self.retry_after_s is not None:
+            moments.append(now_ms + round(self.retry_after_s * 1000))
+        if self.reset_ms is not None:
+            moments.append(self.reset_ms)
+        return max(moments)
+
+
+def _epoch_ms(text: str) -> int | None:
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def server_wait(headers: Mapping[str, str] | None) -> ServerWait | None:
+    """What a response's headers say about waiting (anthropic-api.md §5.3, §9.4): `retry-after-ms`,
+    `retry-after` in seconds or as an HTTP date, and exhausted rate limits; None when nothing."""
+    if headers is None:
+        return None
+    retry_after: float | None = None
+    reset: int | None = None
+    raw_ms, raw = headers.get("retry-after-ms"), headers.get("retry-after")
+    try:
+        if raw_ms is not None:
+            retry_after = float(raw_ms) / 1000
+        elif raw is not None:
+            retry_after = float(raw)
+    except ValueError:
+        try:
+            reset = int(parsedate_to_datetime(raw).timestamp() * 1000)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    if retry_after is not None and retry_after <= 0:
+        retry_after = None
+    for name in RATE_LIMIT_NAMES:
+        if headers.get(f"anthropic-ratelimit-{name}-remaining") == "0":
+            moment = _epoch_ms(headers.get(f"anthropic-ratelimit-{name}-reset") or "")
+            if moment is not None:
+                reset = max(reset or 0, moment)
+    if retry_after is None and reset is None:
+        return None
+    return ServerWait(retry_after, reset)
+
+
 class ApiError(ClawdbotError):
     """A call that failed: one line with what to do. `status` is the HTTP status (None for a
     transport failure), `reason` the failover reason (rate_limit, billing, auth, timeout, format,
-    unknown; None when the request itself was at fault)."""
+    unknown; None when the request itself was at fault). `attempts` lists the profiles tried
+    (`reply.Attempt`, each with the server's wait, if it named one) when every one failed."""
 
     def __init__(
         self,
@@ -46,11 +109,15 @@ class ApiError(ClawdbotError):
         status: int | None = None,
         request_id: str | None = None,
         reason: str | None = None,
+        attempts: tuple[Any, ...] = (),
+        unreachable: bool = False,
     ):
         super().__init__(message, fix=fix)
         self.status = status
         self.request_id = request_id
         self.reason = reason
+        self.attempts = attempts
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -72,6 +139,8 @@ class Failure:
     retryable: bool = False
     #: The fix our own error carried (e.g. a refresh failure's), kept for the final error.
     fix: str | None = None
+    #: What the response's headers said about coming back (retry-after, exhausted limits).
+    wait: ServerWait | None = None
 
 
 def _host_of(error: BaseException) -> str | None:
@@ -141,6 +210,7 @@ def describe_exception(error: BaseException) -> Failure:
             error.request_id,
             error_type,
             retryable=status in (408, 409, 429) or status >= 500,
+            wait=server_wait(getattr(error.response, "headers", None)),
         )
     if isinstance(error, ConnectionFailed):
         original = error.original
@@ -217,6 +287,7 @@ def request_error(failure: Failure) -> ApiError:
         status=failure.status,
         request_id=failure.request_id,
         reason=failure.reason,
+        unreachable=failure.unreachable,
     )
 
 
@@ -231,14 +302,21 @@ def interrupted_error(label: str, failure: Failure) -> ApiError:
     )
 
 
-def exhausted_error(attempts: list[Any], last: Failure, last_label: str, last_type: str) -> ClawdbotError:
+def exhausted_error(attempts: list[Any], last: Failure, last_label: str, last_type: str) -> ApiError:
     """The error when every candidate failed: each profile's outcome and the fix for the last."""
     summary = "; ".join(str(a) for a in attempts)
     if last.status == 401 and last_type in ("token", "oauth"):
-        error = token_invalid(last_label, last.message)
+        invalid = token_invalid(last_label, last.message)
         if len(attempts) > 1:
-            error.message += f" (every profile failed: {summary})"
-        return error
+            invalid.message += f" (every profile failed: {summary})"
+        return ApiError(
+            invalid.message,
+            fix=invalid.fix,
+            status=401,
+            request_id=last.request_id,
+            reason=last.reason,
+            attempts=tuple(attempts),
+        )
     profiles = len({a.profile for a in attempts})
     message = (
         f"All {profiles} profiles failed: {summary}"
@@ -247,5 +325,10 @@ def exhausted_error(attempts: list[Any], last: Failure, last_label: str, last_ty
         + (f" (after {len(attempts)} attempts)" if len(attempts) > 1 else "")
     )
     return ApiError(
-        message, fix=_fix_for(last), status=last.status, request_id=last.request_id, reason=last.reason
+        message,
+        fix=_fix_for(last),
+        status=last.status,
+        request_id=last.request_id,
+        reason=last.reason,
+        attempts=tuple(attempts),
     )

@@ -27,6 +27,8 @@ class Attempt:
     reason: str | None  # rate_limit | billing | auth | timeout | format | unknown
     status: int | None
     error: str
+    #: What the server said about coming back to this profile (`failures.ServerWait`), if anything.
+    wait: Any = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.profile}: {self.reason or 'error'} ({self.error})"
@@ -66,6 +68,9 @@ class Reply:
     #: Why this call wrote where an earlier call could have let it read (a
     #: `cache_explain.MissCause`: `.code`, `.summary`, `.detail`); None on a hit or a first write.
     why_miss: Any = None
+    #: What the response's headers said about waiting before the next request on this profile
+    #: (`failures.ServerWait`: an exhausted rate limit), None when nothing.
+    server_wait: Any = field(default=None, repr=False, compare=False)
 
     @cached_property
     def usage(self) -> UsageCounts:

@@ -19,6 +19,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 import weakref
@@ -34,13 +35,14 @@ from clawdbot_nb.api.cache_calls import CallWatcher
 from clawdbot_nb.api.cache_watch import CacheWatch, acquire_watch, clock_for
 from clawdbot_nb.api.call import CallEngine, CallRequest
 from clawdbot_nb.api.clients import ClientOptions, ClientPool, uses_oauth_wire, with_identity
+from clawdbot_nb.api.clock import Clock, VirtualTime, as_clock
 from clawdbot_nb.api.ledger import Ledger, LedgerUnavailable, current_session, ledger_path
 from clawdbot_nb.api.oauth import OAuthRefresher
 from clawdbot_nb.api.planner import AUTO_TTL, CachePlan, check_ttl, plan_cache
 from clawdbot_nb.api.pricing import price_overrides_from_config
 from clawdbot_nb.errors import ClawdbotError, UsageError, fix_for
 from clawdbot_nb.state import nb_settings
-from clawdbot_nb.state.agent import AgentState, now_ms
+from clawdbot_nb.state.agent import AgentState
 from clawdbot_nb.state.config import ClawdbotConfig
 from clawdbot_nb.state.credentials import ApiKeyCredential
 from clawdbot_nb.state.selection import AuthCandidate, auth_candidates, next_change_ms
@@ -142,9 +144,13 @@ class Workspace:
         ledger: bool | str | os.PathLike[str] | Ledger = True,
         oauth_token_url: str | None = None,
         cell: Callable[[], str | None] | None = None,
-        clock: Callable[[], float] | None = None,
+        clock: Clock | Callable[[], float] | None = None,
     ) -> None:
         self.agent = agent if isinstance(agent, AgentState) else AgentState.resolve(agent)
+        #: The one clock of this workspace (`api/clock.py`): the engine, the profile order, the
+        #: bookkeeper (through the engine's effects) and the map's scheduler read `now_ms()` and
+        #: wait with it; the cache watch reads `clock()`, the time cache entries live on.
+        self.clock: Clock = as_clock(clock if clock is not None else clock_for(base_url))
         self.model = model
         self.ttl = check_ttl(ttl)
         self.max_tokens = max_tokens
@@ -172,11 +178,10 @@ class Workspace:
         self.bookkeeper = Bookkeeper(self.agent, self._ledger)
         self._overrides: tuple[Any, dict[str, Any]] | None = None
         self._plans: dict[tuple[Any, ...], CachePlan] = {}
+        self._plans_lock = threading.Lock()  # a map plans from many threads
         self._candidate_cache: tuple[Any, ...] | None = None
         self.simulator: Any = None
         self._sandbox: weakref.finalize | None = None
-        #: The time cache entries live on: the wall clock, or a simulator's virtual clock.
-        self.clock = clock or clock_for(base_url)
         self._watch_file = None if self._ledger is None else self._ledger.path.parent / cache_store.FILENAME
         self.watcher = CallWatcher(self._open_watch, self._current_overrides)
 
@@ -184,7 +189,12 @@ class Workspace:
 
     @classmethod
     def simulated(
-        cls, simulator: Any = None, agent: str | AgentState | None = None, **kwargs: Any
+        cls,
+        simulator: Any = None,
+        agent: str | AgentState | None = None,
+        *,
+        virtual_time: bool = False,
+        **kwargs: Any,
     ) -> Workspace:
         """A workspace talking to an in-process simulator (a new `sim.Simulator()` unless given).
 
@@ -192,6 +202,9 @@ class Workspace:
         simulator's public demo key (`sim.DEMO_API_KEY`): it works on a fresh machine, and no
         credential of yours is read, sent to the simulator or put into cooldown. The sandbox is
         removed by `close()` (or at exit). Pass `agent` to use that agent's real profiles instead.
+        Cache entries live on the simulator's clock (`simulator.clock.advance` expires them);
+        `virtual_time=True` puts everything on it — cooldowns, a map's waits, batch polls — so
+        they pass in no real time (`clock.VirtualTime`). Otherwise calls run on wall time.
         """
         from clawdbot_nb import sim
 
@@ -202,7 +215,7 @@ class Workspace:
             agent = AgentState.resolve(env={"CLAWDBOT_STATE_DIR": str(sandbox), "HOME": str(sandbox)})
             key = ApiKeyCredential(provider="anthropic", key=sim.DEMO_API_KEY)
             agent.store_file.update(lambda store: store.set_credential(SANDBOX_PROFILE_ID, key))
-        kwargs.setdefault("clock", simulator.clock.now)
+        kwargs.setdefault("clock", VirtualTime(simulator.clock) if virtual_time else simulator.clock.now)
         workspace = cls(agent, transport=simulator.transport(), **kwargs)
         workspace.simulator = simulator
         if sandbox is not None:
@@ -330,11 +343,35 @@ class Workspace:
         content = request.messages[0]["content"] if len(request.messages) == 1 else None
         simple_system = request.system is None or isinstance(request.system, str)
         if isinstance(content, str) and simple_system and not request.tools and not request.extra:
+            if request.cache_last_turn is False:
+                # The rows of a map or batch: nothing after the shared prefix is marked, so one
+                # plan of that prefix serves every row (no token count of it per row).
+                shared = ("prefix", request.model, request.max_tokens, request.system, ttl, request.cache)
+                shared += (oauth, configured)
+                base = self._plans.get(shared)
+                if base is None:
+                    base = self._plan_uncached(request, oauth, ttl, configured)
+                    self._remember_plan(shared, base)
+                return dataclasses.replace(base, params={**base.params, "messages": request.messages})
             key = (request.model, request.max_tokens, request.system, content, ttl, request.cache)
             key += (oauth, configured, request.cache_last_turn)
             cached = self._plans.get(key)
             if cached is not None:
                 return cached
+        plan = self._plan_uncached(request, oauth, ttl, configured)
+        if key is not None:
+            self._remember_plan(key, plan)
+        return plan
+
+    def _remember_plan(self, key: tuple[Any, ...], plan: CachePlan) -> None:
+        with self._plans_lock:
+            if len(self._plans) >= PLAN_MEMO_SIZE:
+                self._plans.pop(next(iter(self._plans)), None)
+            self._plans[key] = plan
+
+    def _plan_uncached(
+        self, request: CallRequest, oauth: bool, ttl: str | None, configured: Any
+    ) -> CachePlan:
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
@@ -346,7 +383,7 @@ class Workspace:
         if request.tools:
             params["tools"] = request.tools
         params.update(request.extra)
-        plan = plan_cache(
+        return plan_cache(
             params,
             ttl=ttl,
             configured=configured,
@@ -354,18 +391,22 @@ class Workspace:
             cache=request.cache,
             last_turn=request.cache_last_turn,
         )
-        if key is not None:
-            if len(self._plans) >= PLAN_MEMO_SIZE:
-                self._plans.pop(next(iter(self._plans)))
-            self._plans[key] = plan
-        return plan
 
     def candidates(self, request: CallRequest) -> list[AuthCandidate]:
         """The call's profiles, best first (round robin sees this process's latest uses); reused
-        while the store, the config, those uses and every expiry are unchanged."""
+        while the store, the config, those uses and every expiry are unchanged. A usable
+        `request.prefer` goes first."""
+        candidates = self._ordered_candidates(request)
+        if request.prefer is not None and candidates[0].label != request.prefer:
+            preferred = [c for c in candidates if c.label == request.prefer]
+            if preferred:
+                candidates = [*preferred, *(c for c in candidates if c.label != request.prefer)]
+        return candidates
+
+    def _ordered_candidates(self, request: CallRequest) -> list[AuthCandidate]:
         config = request.config or self.agent.config()
         store = self.agent.load_store(config=config)
-        now = now_ms()
+        now = self.clock.now_ms()
         recent = self.bookkeeper.recent
         key = (store, config, request.profile, recent.version)
         cached = self._candidate_cache
@@ -407,6 +448,7 @@ class Workspace:
             streamed=streamed,
             price_overrides=self._price_overrides(request.config or self.agent.config()),
             max_resends=self.max_retries,
+            clock=self.clock.now_ms,
         )
 
     # -- the four ways to call -------------------------------------------------------------------
@@ -414,12 +456,12 @@ class Workspace:
     def ask(self, prompt: Any, **options: Any) -> Reply:
         """Send `prompt` and wait for the whole reply. Options: see `request()`."""
         engine = self.engine(self.request(prompt, **options), streamed=False)
-        return drivers.run(engine, self.clients, self.bookkeeper, self.watcher)
+        return drivers.run(engine, self.clients, self.bookkeeper, self.watcher, self.clock)
 
     async def aask(self, prompt: Any, **options: Any) -> Reply:
         """`ask` for `async` code (top-level `await` in a notebook)."""
         engine = self.engine(self.request(prompt, **options), streamed=False)
-        return await drivers.arun(engine, self.clients, self.bookkeeper, self.watcher)
+        return await drivers.arun(engine, self.clients, self.bookkeeper, self.watcher, self.clock)
 
     def stream(self, prompt: Any, **options: Any) -> ReplyStream:
         """Iterate over the reply's text as it arrives; `.reply` holds the `Reply` at the end.
@@ -432,7 +474,7 @@ class Workspace:
 
         def start() -> Iterator[str]:
             engine = self.engine(request, streamed=True)
-            return drivers.run_stream(engine, self.clients, self.bookkeeper, self.watcher)
+            return drivers.run_stream(engine, self.clients, self.bookkeeper, self.watcher, self.clock)
 
         return ReplyStream(start)
 
@@ -444,9 +486,51 @@ class Workspace:
 
         def start(on_reply: Callable[[Reply], None]) -> AsyncIterator[str]:
             engine = self.engine(request, streamed=True)
-            return drivers.arun_stream(engine, self.clients, self.bookkeeper, on_reply, self.watcher)
+            return drivers.arun_stream(
+                engine, self.clients, self.bookkeeper, on_reply, self.watcher, self.clock
+            )
 
         return AsyncReplyStream(start)
+
+    # -- many prompts ------------------------------------------------------------------------------
+
+    def map(self, items: Any, prompt: Any = None, **options: Any) -> pd.DataFrame:
+        """Send one prompt per row of `items` (a list, a pandas Series or DataFrame) concurrently,
+        over a shared, cached prefix; a DataFrame aligned with `items` comes back: the reply
+        `text`, `status`, cache `verdict`, token columns, `hit_ratio`, `cost_usd`, `profile`,
+        `error`, `calls` per row (`.attrs["report"]`: the job's `JobReport`).
+
+        `prompt` is a template over the row's fields (`"Classify: {text}"`; `{item}` for plain
+        items), a function of the row, or None when the items are the prompts. Options: `system`,
+        `model`, `ttl`, `max_tokens`, `concurrency` (8), `max_wait` (the longest wait for a
+        cooling-down profile, "1h"; None: no limit), `job` (an id to resume under; default: a
+        hash of the inputs), `warm` (warm the cache first, True), `progress` (a progress bar,
+        True), `max_calls` (per row, 20). Interrupted, it keeps what finished: the same call
+        again sends only the rows not yet answered. See `api/scale.py`.
+        """
+        from clawdbot_nb.api.scale import run_map
+
+        return run_map(self, items, prompt, **options)
+
+    def batch(self, items: Any, prompt: Any = None, **options: Any) -> pd.DataFrame:
+        """`map` through the Message Batches API: asynchronous, at half price. The same inputs and
+        the same frame (`status` per row: succeeded, errored, canceled, expired, or processing
+        with `wait=False`). The shared prefix gets a 1h breakpoint (`ttl`, default "1h") and the
+        first row goes first as an ordinary call to write it. Options as `map`, plus `wait`
+        (poll until every batch ended, True), `poll_every` ("30s"), `max_requests` and
+        `max_bytes` per batch (the API's 100,000 and 256 MB). Batch ids are kept in the ledger:
+        after a restart, the same call or `batch_results(job)` collects them. See `api/batches.py`.
+        """
+        from clawdbot_nb.api.batches import run_batch
+
+        return run_batch(self, items, prompt, **options)
+
+    def batch_results(self, job: str, **options: Any) -> pd.DataFrame:
+        """The frame of a batch job from the ledger (`frame.attrs["job"]`), polling and collecting
+        its batches still out (`wait=True`, `poll_every`, `progress`)."""
+        from clawdbot_nb.api.batches import batch_results
+
+        return batch_results(self, job, **options)
 
     # -- lifetime --------------------------------------------------------------------------------
 

@@ -73,6 +73,20 @@ def next_change_ms(store: AuthStore, now: int) -> int:
     return min(moments, default=now + 365 * 86_400_000)
 
 
+def first_back(store: AuthStore, profile_ids: list[str], now: int) -> tuple[str, int] | None:
+    """Of `profile_ids` cooling down or disabled at `now`, the one usable again soonest, and
+    when (epoch ms); None when none of them is waiting for a time to pass."""
+    waiting = [
+        (until, pid)
+        for pid in profile_ids
+        if (until := store.stats(pid).unusable_until()) is not None and until > now
+    ]
+    if not waiting:
+        return None
+    until, pid = min(waiting)
+    return pid, until
+
+
 def unusable_summary(store: AuthStore, profile_id: str, now: int) -> str:
     """`cooldown 4m (rate_limit)` or `disabled 5h (billing)`."""
     stats = store.stats(profile_id)
@@ -111,11 +125,13 @@ def auth_candidates(
     if order.available:
         return [AuthCandidate(pid, store.profiles[pid], "store") for pid in order.available]
     if order.ordered:
+        soonest = first_back(store, list(order.ordered), now)
         raise no_available_profile(
             provider,
             [f"{pid} {unusable_summary(store, pid, now)}" for pid in order.ordered],
             agent.agent_id,
             agent.is_default,
+            first_back=None if soonest is None else (soonest[0], format_remaining(soonest[1] - now)),
         )
     env = agent.env_credential(provider, config)
     if env is not None:

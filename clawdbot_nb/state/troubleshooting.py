@@ -44,13 +44,20 @@ def no_credentials_for_profile(
 
 
 def no_available_profile(
-    provider: str, unusable: Iterable[str], agent_id: str, is_default: bool
+    provider: str,
+    unusable: Iterable[str],
+    agent_id: str,
+    is_default: bool,
+    first_back: tuple[str, str] | None = None,
 ) -> NoAvailableProfileError:
+    """`first_back`: (profile id, how long until it is usable, e.g. "4m"), the soonest one."""
     flag = _agent_flag(agent_id, is_default)
     listed = "; ".join(unusable)
+    back = f" The first is back in {first_back[1]} ({first_back[0]})." if first_back else ""
     return NoAvailableProfileError(
         f'No available auth profile (all in cooldown/unavailable) for provider "{provider}"'
-        + (f": {listed}." if listed else "."),
+        + (f": {listed}." if listed else ".")
+        + back,
         fix=(
             f"see `{CLI} models status --json{flag}` → auth.unusableProfiles; add another "
             f"{provider} profile or wait for the cooldown"

@@ -289,6 +289,27 @@ def test_cache_analysis_expires_entries_and_says_when_1h_pays_off(tmp_path: Path
     assert what_if["paid"][:2] == what_if["replayed"][2:4]  # replayed as sent: what was paid
 
 
+def test_batch_analysis_warms_once_and_batches_at_half_price(tmp_path: Path) -> None:
+    notebook, problems = dev.execute_notebook(
+        NOTEBOOKS / "batch_analysis.ipynb", tmp_path / "out", env=kernel_env(tmp_path), timeout=300
+    )
+    assert problems == []
+    assert stderr(notebook) == ""
+    prefix = re.search(r"500 tickets; shared instructions ≈ ([\d,]+) tokens", shown(cell(notebook, "setup")))
+    assert prefix and 9_500 <= int(prefix[1].replace(",", "")) <= 10_500
+    assert "tickets-naive: 500/500 rows answered" in shown(cell(notebook, "naive"))
+    warmed = shown(cell(notebook, "warmed"))
+    assert "tickets-map: 500/500 rows answered" in warmed
+    assert re.search(r"hit\s+499", warmed) and re.search(r"write\s+1\b", warmed)
+    batch = shown(cell(notebook, "batch"))
+    assert "tickets-batch: 500/500 rows answered" in batch and "1 batch" in batch
+    costs = re.search(
+        r"naive parallel costs ([\d.]+)x the warmed map; the batch ([\d.]+)x", shown(cell(notebook, "costs"))
+    )
+    assert costs and float(costs[1]) > 1.2 and float(costs[2]) < 0.7
+    assert any("image/png" in o.get("data", {}) for o in cell(notebook, "plot").outputs)
+
+
 def test_the_demo_environment_keeps_the_users_home_and_credentials_out(tmp_path: Path) -> None:
     real = {
         "HOME": "/home/someone",

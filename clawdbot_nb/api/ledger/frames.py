@@ -14,6 +14,7 @@ from clawdbot_nb.api.ledger.rows import (
     LABEL_FIELDS,
     REAL_FIELDS,
     ROW_FIELDS,
+    TEXT_FIELDS,
     TOKEN_FIELDS,
     LedgerRow,
 )
@@ -59,6 +60,9 @@ FRAME_COLUMNS = (
     "stream",
     "attempts",
     "profiles_tried",
+    "job",
+    "row_key",
+    "batch_id",
 )
 
 
@@ -84,6 +88,7 @@ def _read_frame(ledger: Ledger, where: tuple[str, list[Any]], *, checked: bool) 
     from clawdbot_nb.api.ledger.store import integer_sql, real_sql, text_sql
 
     clause, params = where
+    other_texts = [name for name in TEXT_FIELDS if name != "request_id"]
     integer_names = ("id", *INT_FIELDS, *LABEL_FIELDS)
     as_int = integer_sql if checked else column
     as_real = real_sql if checked else str
@@ -95,10 +100,14 @@ def _read_frame(ledger: Ledger, where: tuple[str, list[Any]], *, checked: bool) 
         for name in integer_names
     )
     request_ids = f"group_concat(IFNULL({request_id}, ''), '{_UNIT_SEPARATOR}')"
-    (joined_rows, reals), labels = ledger.read(
+    texts_sql = ", ".join(text_sql(name) for name in other_texts)
+    texts_set = " OR ".join(f"{name} IS NOT NULL" for name in other_texts)
+    (joined_rows, reals, texts), labels = ledger.read(
         [
             (f"SELECT COUNT(*), {request_ids}, {concat} FROM calls{clause}", params),
             (f"SELECT id, {', '.join(as_real(r) for r in REAL_FIELDS)} FROM calls{clause}", params),
+            # Rarely set free text (a job's row keys): read as rows, matched by id.
+            (f"SELECT id, {texts_sql} FROM calls{clause} AND ({texts_set})", params),
         ]
     )
     count, joined_ids, *joined = joined_rows[0]
@@ -108,7 +117,16 @@ def _read_frame(ledger: Ledger, where: tuple[str, list[Any]], *, checked: bool) 
         (exact,), _ = ledger.read([(f"SELECT id, {text_sql('request_id')} FROM calls{clause}", params)])
         by_id = dict(exact)
         ids = [by_id[int(i)] or "" for i in (joined[0] or "").split(",") if i]
-    return _frame(count, dict(zip(integer_names, joined)), ids, reals, labels)
+    frame = _frame(count, dict(zip(integer_names, joined)), ids, reals, labels)
+    if texts:  # else every value is missing, as `_frame` left it
+        import pandas as pd
+
+        by_row = {record[0]: record[1:] for record in texts}
+        missing = (None,) * len(other_texts)
+        for offset, name in enumerate(other_texts):
+            values = [by_row.get(int(i), missing)[offset] for i in frame.index]
+            frame[name] = pd.array(values, dtype="string")
+    return frame
 
 
 def _frame(
@@ -176,6 +194,8 @@ def _frame(
     data["request_id"] = request_id
     for name in LABEL_FIELDS:
         data[name] = _categorical(ints[name], labels)
+    for name in TEXT_FIELDS:
+        data.setdefault(name, pd.array([pd.NA] * count, dtype="string"))  # filled by the caller
     return pd.DataFrame({c: data[c] for c in FRAME_COLUMNS}, index=pd.Index(ints["id"], name="id"))
 
 

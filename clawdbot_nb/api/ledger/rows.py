@@ -91,6 +91,11 @@ class LedgerRow:
     stream: bool = False
     attempts: int = 1
     profiles_tried: tuple[str, ...] = ()
+    #: A map or batch job's id (`Workspace.map`, `Workspace.batch`), the row of that job this
+    #: call answered, and the Message Batch it went through (None for a direct call).
+    job: str | None = None
+    row_key: str | None = None
+    batch_id: str | None = None
     #: The ledger's row id, set when read back.
     id: int | None = field(default=None, compare=False)
 
@@ -172,10 +177,12 @@ LABEL_FIELDS = (
     "session",
     "profiles_tried",
     "why_miss",
+    "job",
+    "batch_id",
 )
 INT_FIELDS = ("time_ms", "breakpoints", *TOKEN_FIELDS, "stream", "attempts")
 REAL_FIELDS = (*MONEY_FIELDS, "latency_s", "ttft_s", "setup_s", "attempts_s")
-TEXT_FIELDS = ("request_id",)
+TEXT_FIELDS = ("request_id", "row_key")
 ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(LedgerRow) if f.name != "id")
 STORED_FIELDS = (*INT_FIELDS, *LABEL_FIELDS, *REAL_FIELDS, *TEXT_FIELDS)
 assert sorted(STORED_FIELDS) == sorted(ROW_FIELDS), "every row field needs exactly one storage kind"
@@ -223,6 +230,9 @@ def build_row(
     attempts: int = 1,
     profiles_tried: Sequence[str] = (),
     time_ms: int | None = None,
+    job: str | None = None,
+    row_key: str | None = None,
+    batch_id: str | None = None,
 ) -> LedgerRow:
     """A ledger row for one call from its SDK usage (any shape `pricing.usage_counts` takes; None
     for a call that failed before usage) and its `Cost` (computed here when not given).
@@ -268,4 +278,7 @@ def build_row(
         stream=stream,
         attempts=attempts,
         profiles_tried=tuple(profiles_tried),
+        job=job,
+        row_key=row_key,
+        batch_id=batch_id,
     )

@@ -89,6 +89,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE calls ADD COLUMN setup_s REAL", "ALTER TABLE calls ADD COLUMN attempts_s REAL"),
     # 3: why a call missed the cache (the cache watch's short cause).
     ("ALTER TABLE calls ADD COLUMN why_miss_label INTEGER REFERENCES labels (id)",),
+    # 4: map and batch jobs (`ledger/jobs.py`): a call's job, row and Message Batch; the job's
+    # rows (position, index label, outcome, reply text) and the batches it submitted.
+    (
+        "ALTER TABLE calls ADD COLUMN job_label INTEGER REFERENCES labels (id)",
+        "ALTER TABLE calls ADD COLUMN batch_id_label INTEGER REFERENCES labels (id)",
+        "ALTER TABLE calls ADD COLUMN row_key TEXT",
+        "CREATE INDEX calls_job ON calls (job_label, row_key)",
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            agent TEXT,
+            model TEXT,
+            created_ms INTEGER NOT NULL,
+            rows INTEGER NOT NULL
+        )""",
+        """CREATE TABLE job_rows (
+            job TEXT NOT NULL REFERENCES jobs (id),
+            row_key TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            label TEXT,
+            status TEXT,
+            text TEXT,
+            error TEXT,
+            PRIMARY KEY (job, row_key)
+        )""",
+        """CREATE TABLE job_batches (
+            batch_id TEXT PRIMARY KEY,
+            job TEXT NOT NULL REFERENCES jobs (id),
+            profile_id TEXT,
+            created_ms INTEGER NOT NULL,
+            row_keys TEXT NOT NULL,
+            collected INTEGER NOT NULL DEFAULT 0
+        )""",
+    ),
 )
 #: `PRAGMA user_version` of the schema this code writes; older files are migrated on open.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -258,6 +258,19 @@ class Ledger:
         """Record many calls in one transaction (imports, benchmarks); returns how many."""
         return self._write(rows)[0]
 
+    def execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run write statements on the ledger's other tables (`jobs.py`) in one transaction."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    conn.execute(sql, params)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     # ---- reads
 
     def _labels(self, conn: sqlite3.Connection, needed: Iterable[int] = ()) -> dict[int, str]:
@@ -270,7 +283,12 @@ class Ledger:
         return self._label_texts
 
     def where(
-        self, since: Since, session: str | None, agent: str | None, limit: int | None
+        self,
+        since: Since,
+        session: str | None,
+        agent: str | None,
+        limit: int | None,
+        job: str | None = None,
     ) -> tuple[str, list[Any]]:
         """The WHERE clause (and its parameters) for the read filters."""
         clauses, params = [], []
@@ -278,7 +296,7 @@ class Ledger:
         if since_ms is not None:
             clauses.append("time_ms >= ?")
             params.append(since_ms)
-        for name, value in (("session", session), ("agent", agent)):
+        for name, value in (("session", session), ("agent", agent), ("job", job)):
             if value is not None:
                 clauses.append(f"{column(name)} = (SELECT id FROM labels WHERE text = ?)")
                 params.append(value)
@@ -308,10 +326,11 @@ class Ledger:
         session: str | None = None,
         agent: str | None = None,
         limit: int | None = None,
+        job: str | None = None,
     ) -> list[LedgerRow]:
         """Recorded calls, oldest first. `since` is a datetime, a timedelta back from now, or epoch
-        seconds; `limit` keeps the latest N calls."""
-        where, params = self.where(since, session, agent, limit)
+        seconds; `limit` keeps the latest N calls; `job` those of one map or batch job."""
+        where, params = self.where(since, session, agent, limit, job)
         (records,), labels = self.read([(f"{_SELECT}{where} ORDER BY time_ms, id", params)])
         return [_row_from(record, labels) for record in records]
 
@@ -328,12 +347,13 @@ class Ledger:
         session: str | None = None,
         agent: str | None = None,
         limit: int | None = None,
+        job: str | None = None,
     ) -> pd.DataFrame:
         """The calls as a pandas DataFrame indexed by row id, oldest first (filters as `rows`);
         see `frames.calls_frame` for the columns and dtypes."""
         from clawdbot_nb.api.ledger.frames import calls_frame
 
-        return calls_frame(self, self.where(since, session, agent, limit))
+        return calls_frame(self, self.where(since, session, agent, limit, job))
 
     def totals(
         self, since: Since = None, session: str | None = None, agent: str | None = None
