@@ -319,6 +319,7 @@ def run_batch(
                 workspace.engine(request, streamed=False),
                 workspace.clients,
                 workspace.bookkeeper,
+                workspace.watcher,
                 workspace.clock,
             )
             calls += 1

@@ -154,7 +154,7 @@ class MapRun:
             request = self._request(row, profile)
             if warm_up:
                 engine = ws.engine(request, streamed=True)
-                chunks = drivers.run_stream(engine, ws.clients, ws.bookkeeper, ws.clock)
+                chunks = drivers.run_stream(engine, ws.clients, ws.bookkeeper, ws.watcher, ws.clock)
                 begun = False
                 while True:
                     try:
@@ -166,7 +166,9 @@ class MapRun:
                         begun = True
                         self.events.put(("begun", row, profile, engine.current_profile))
             else:
-                reply = drivers.run(ws.engine(request, streamed=False), ws.clients, ws.bookkeeper, ws.clock)
+                reply = drivers.run(
+                    ws.engine(request, streamed=False), ws.clients, ws.bookkeeper, ws.watcher, ws.clock
+                )
             if self.ledger is not None:
                 # Here, not in the scheduler: an interrupt of the main thread must not lose it.
                 jobs.finish_rows(self.ledger, self.job, [(row.key, "succeeded", reply.text, None)])

@@ -65,7 +65,8 @@ def pick_profile(
     row goes alone, streamed, and the profile takes more rows once its reply begins); None when
     no row should go now. `available` is the engine's candidate order (usable profiles, best
     first). `warm` is None when the job does not warm the cache. Among the profiles that may
-    take a row, the one with the fewest rows in flight, then the fewest sent so far, goes first.
+    take a row, the one sent the fewest rows so far (rate limits count per credential), then
+    the one with the fewest in flight, goes first.
 
     Until some profile is warm, one warm-up at a time: parallel first requests would each write
     the same prefix. Then warm profiles take rows (the least busy first) while each other
@@ -76,7 +77,7 @@ def pick_profile(
     sent = sent or {}
 
     def load(profile: str | None) -> tuple[int, int]:
-        return in_flight.get(profile, 0), sent.get(profile, 0)
+        return sent.get(profile, 0), in_flight.get(profile, 0)
 
     if warm is None:
         return min(usable, key=load), False

@@ -107,6 +107,11 @@ def test_until_the_cache_is_warm_one_warm_up_goes_alone() -> None:
         is None
     )
     assert pick(both, now_ms=0, in_flight={"a": 2}, held_until={}, warm=None, warming=set()) == ("b", False)
+    sent = {"a": 5, "b": 9}
+    assert pick(both, now_ms=0, in_flight={"a": 1}, held_until={}, warm=None, warming=set(), sent=sent) == (
+        "a",
+        False,
+    )
 
 
 def test_what_a_failed_call_means_for_the_row() -> None:
