@@ -55,6 +55,13 @@ class WallClock:
     def __repr__(self) -> str:
         return "WallClock()"
 
+    # Clocks that read the same time are equal: the cache watch is shared per agent and clock.
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
 
 class VirtualTime:
     """Time as a simulator's `VirtualClock` tells it (anything with `now()` in unix seconds and
@@ -90,6 +97,12 @@ class VirtualTime:
     def __repr__(self) -> str:
         return f"VirtualTime({self._clock!r})"
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VirtualTime) and other._clock is self._clock
+
+    def __hash__(self) -> int:
+        return hash((VirtualTime, id(self._clock)))
+
 
 class CacheTime(WallClock):
     """Wall time for calls and waits; `clock()` (where cache entries live) reads `seconds`."""
@@ -102,6 +115,12 @@ class CacheTime(WallClock):
 
     def __repr__(self) -> str:
         return f"CacheTime({self._seconds!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CacheTime) and other._seconds == self._seconds
+
+    def __hash__(self) -> int:
+        return hash((CacheTime, self._seconds))
 
 
 WALL_CLOCK = WallClock()
