@@ -37,26 +37,32 @@ def _run(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None) -> int
 _PIP_PROGRESS = ("Collecting ", "Building ", "Installing collected packages", "Successfully installed")
 
 
-def _pip(*args: str, what: str) -> None:
+def _pip(*args: str, what: str, attempts: int = 3) -> None:
     """Run pip in .venv, saying what it is fetching and installing as it goes (a first install takes
-    a few minutes: JupyterLab, Playwright, pandas ...); its whole output only if it fails."""
+    a few minutes: JupyterLab, Playwright, pandas ...); its whole output only if it fails. A failed
+    install is tried again (the registry may be briefly unreachable)."""
     print(f"dev.py: {what}", flush=True)
     command = [str(PYTHON), "-m", "pip", *args, "--progress-bar", "off", "--disable-pip-version-check"]
-    started = time.monotonic()
-    lines: list[str] = []
-    with subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith(_PIP_PROGRESS):
-                text = line.strip()
-                print(f"dev.py:   {text[:150]}{'…' if len(text) > 150 else ''}", flush=True)
-    if process.returncode != 0:
+    for attempt in range(1, attempts + 1):
+        started = time.monotonic()
+        lines: list[str] = []
+        with subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if line.startswith(_PIP_PROGRESS):
+                    text = line.strip()
+                    print(f"dev.py:   {text[:150]}{'…' if len(text) > 150 else ''}", flush=True)
+        if process.returncode == 0:
+            print(f"dev.py:   done in {time.monotonic() - started:.0f} s", flush=True)
+            return
         sys.stdout.write("".join(lines))
-        sys.exit(f"dev.py: {what} failed (pip's output above)")
-    print(f"dev.py:   done in {time.monotonic() - started:.0f} s", flush=True)
+        if attempt < attempts:
+            print(f"dev.py: {what} failed (attempt {attempt}); trying again in {10 * attempt} s", flush=True)
+            time.sleep(10 * attempt)
+    sys.exit(f"dev.py: {what} failed (pip's output above)")
 
 
 def ensure_venv() -> None:
@@ -181,8 +187,9 @@ def _run_notebook_command(args: list[str]) -> int:
 
 
 def test(args: list[str]) -> int:
-    # Two workers fit the 2-core CI machine; -n0 (or any -n) on the command line wins.
-    workers = [] if any(a.startswith("-n") for a in args) else ["-n", "2"]
+    # Two workers fit the 2-core CI machine; -n0 (or any -n) on the command line wins. loadgroup
+    # keeps each xdist_group (the browser tests and their one JupyterLab) in one worker.
+    workers = [] if any(a.startswith("-n") for a in args) else ["-n", "2", "--dist", "loadgroup"]
     return _run(PYTHON, "-m", "pytest", *workers, *args)
 
 

@@ -8,7 +8,6 @@ and tables, and the CLI.
 
 from __future__ import annotations
 
-import html
 import math
 import re
 
@@ -75,6 +74,8 @@ def markdown_text(text: str) -> str:
 def html_text(text: str) -> str:
     """`text` for inside an HTML output: tags escaped, and each `$` in its own element, which
     JupyterLab's MathJax never pairs into a formula (and other front-ends show as a plain `$`)."""
+    import html  # here, not at the top: `%load_ext` imports this module and should stay cheap
+
     return html.escape(text, quote=False).replace("$", "<span>$</span>")
 
 

@@ -341,8 +341,8 @@ def profiles_table(
 
 USAGE_COLUMNS = (
     Column("time", "time", clock_time, level=NOTEBOOK),
-    Column("model", "model", level=NOTEBOOK),
     Column("profile", "profile_id", level=NOTEBOOK),
+    Column("model", "model", level=WIDE),
     Column("TTL", "ttl_applied"),
     Column("input", "input_tokens", count, level=NOTEBOOK, align="right"),
     Column("output", "output_tokens", count, level=NOTEBOOK, align="right"),

@@ -81,7 +81,7 @@ def _adapt_shared(magics: ClawdbotMagics, subparsers: argparse._SubParsersAction
 def _add_notebook_commands(magics: ClawdbotMagics, subparsers: argparse._SubParsersAction) -> None:
     profiles = subparsers.add_parser(
         "profiles",
-        help="the agent's auth profiles as a DataFrame (--manage: a table with actions)",
+        help="the agent's auth profiles as a table; .frame is the DataFrame (--manage: with actions)",
     )
     profiles.add_argument("--agent", metavar="ID")
     profiles.add_argument("--manage", action="store_true", help="set order, clear cooldowns, remove profiles")

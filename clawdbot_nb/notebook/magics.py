@@ -32,8 +32,8 @@ Line magic (the clawdbot-nb commands; `%clawdbot COMMAND --help` explains each):
   %clawdbot models auth paste-token --provider anthropic      (hidden prompt)
   %clawdbot models auth setup-token --provider anthropic
   %clawdbot models auth order get|set|clear --provider anthropic [IDS...]
-  %clawdbot profiles [--manage]          the auth profiles as a DataFrame (--manage: with actions)
-  %clawdbot ask "PROMPT" [--ttl 1h] ...  one prompt from a line
+  %clawdbot profiles [--manage]          the auth profiles as a table (.frame: the DataFrame)
+  %clawdbot ask "PROMPT" [--ttl 1h] ...  one prompt from a line (the options of %%clawdbot)
   %clawdbot usage [--summary] [--plot]   every call: tokens, cache reads/writes, hit %, cost
   %clawdbot usage --what-if              your calls under always-5m, always-1h and auto
   %clawdbot cache [--timeline]           what is cached now and until when (live countdown)

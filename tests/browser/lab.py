@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,6 +44,8 @@ USER_SETTINGS = {
     "@jupyter-widgets/jupyterlab-manager/plugin": {"saveState": True},
     "@jupyterlab/docmanager-extension/plugin": {"autosave": True, "autosaveInterval": AUTOSAVE_INTERVAL_S},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    # Every cell stays in the page, so the tests (and screenshots) find cells below the fold.
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
 
 
@@ -72,7 +75,7 @@ class JupyterLab:
     @classmethod
     def start(cls, root: Path, *, extra_env: dict[str, str] | None = None) -> JupyterLab:
         home = root / "home"
-        work = root / "work"
+        work = home / "notebooks"  # the notebooks are saved under HOME too: all of it is checked
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         work.mkdir(parents=True, exist_ok=True)
         env = {**dev.demo_environment(home), **(extra_env or {})}
@@ -154,3 +157,87 @@ def browser(user_data_dir: Path, *, width: int = 1280, height: int = 900) -> Ite
             yield context
         finally:
             context.close()
+
+
+# -- a notebook page, driven with the keyboard and the mouse ------------------------------------------
+
+#: A code cell whose prompt shows its execution count has finished running.
+_DONE = r"^\[\d+\]:$"
+
+
+class NotebookPage:
+    """One notebook open in Lab: cells found by index, run with Shift+Enter, saved with Ctrl+S."""
+
+    def __init__(self, page: Any, lab: JupyterLab, name: str, shots: Path) -> None:
+        self.page, self.lab, self.name, self.shots = page, lab, name, shots
+        page.goto(f"{lab.url}/lab/tree/{name}?reset")  # a fresh workspace: only this notebook
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+    @property
+    def cells(self) -> Any:
+        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+
+    def cell(self, index: int) -> Any:
+        return self.cells.nth(index)
+
+    def output(self, index: int) -> Any:
+        return self.cell(index).locator(".jp-Cell-outputArea")
+
+    def run(self, index: int, *, code: bool = True, timeout_s: float = 60) -> Any:
+        """Select cell `index` (command mode), press Shift+Enter, wait until it has run.
+
+        A press that lands while the kernel is still connecting is dropped by Lab: the cell then
+        shows no `[*]`, and it is pressed again."""
+        from playwright.sync_api import expect
+
+        cell = self.cell(index)
+        prompt = cell.locator(".jp-InputArea .jp-InputPrompt")
+        for _ in range(5):
+            dialog = self.page.locator(".jp-Dialog")
+            if dialog.count():
+                raise AssertionError(f"a dialog is open: {dialog.inner_text()!r}")
+            try:
+                cell.locator(".jp-InputPrompt").first.click(timeout=10_000)
+            except Exception:
+                self.shot(f"failed-selecting-cell-{index}")
+                dialog = self.page.locator(".jp-Dialog")
+                raise AssertionError(f"cannot select cell {index}; dialog: {dialog.all_inner_texts()!r}") from None
+            self.page.keyboard.press("Escape")
+            self.page.keyboard.press("Shift+Enter")
+            if not code:
+                return cell
+            try:
+                expect(prompt).to_have_text(re.compile(r"^\[(\*|\d+)\]:$"), timeout=3000)
+                break
+            except AssertionError:
+                continue
+        try:
+            expect(prompt).to_have_text(re.compile(_DONE), timeout=timeout_s * 1000)
+        except AssertionError:
+            self.shot(f"failed-running-cell-{index}")
+            raise
+        return cell
+
+    def saved_at(self) -> str:
+        return self.lab.api(f"contents/{self.name}?content=0")["last_modified"]
+
+    def save(self, timeout_s: float = 20) -> None:
+        """Ctrl+S, as a person saves (with widget state, by the user's setting); waits for the file."""
+        before = self.saved_at()
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("Control+s")
+        self.wait_for_save(before, timeout_s)
+
+    def wait_for_save(self, before: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.saved_at() == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} was not saved within {timeout_s} s")
+            time.sleep(0.2)
+
+    def shot(self, name: str, target: Any = None) -> Path:
+        """A screenshot into out/browser/ for people to look at: one element, or the window."""
+        path = self.shots / f"{name}.png"
+        (target or self.page).screenshot(path=str(path))
+        return path
