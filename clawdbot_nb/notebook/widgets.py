@@ -306,7 +306,8 @@ class OnboardingForm(_Form):
         self._show_choice(self.choice.value)
         intro = (
             f"Anthropic auth for agent {agent.agent_id}, saved as an auth profile in "
-            f"{agent.store_file.path.name}. This form keeps no secret: a password box is emptied as it is sent."
+            f"{agent.store_file.path.name}. This form keeps no secret: a password box is emptied as "
+            "it is sent."
         )
         title = self._make("HTML", value=_line(intro))
         self._widget = self._make("VBox", children=[title, self.choice, self.hint, self.panel, self.message])
