@@ -238,6 +238,8 @@ class NotebookPage:
     def save(self, timeout_s: float = 20) -> None:
         """Ctrl+S, as a person saves (with widget state, by the user's setting); waits for the file."""
         before = self.saved_at()
+        # From the notebook itself: a widget's text box keeps its keys from Lab's shortcuts.
+        self.cell(0).locator(".jp-InputPrompt").first.click()
         self.page.keyboard.press("Escape")
         self.page.keyboard.press("Control+s")
         self.wait_for_save(before, timeout_s)
