@@ -187,9 +187,9 @@ def _run_notebook_command(args: list[str]) -> int:
 
 
 def test(args: list[str]) -> int:
-    # Two workers fit the 2-core CI machine; -n0 (or any -n) on the command line wins. loadgroup
-    # keeps each xdist_group (the browser tests and their one JupyterLab) in one worker.
-    workers = [] if any(a.startswith("-n") for a in args) else ["-n", "2", "--dist", "loadgroup"]
+    # Two workers fit the 2-core CI machine; -n0 (or any -n) on the command line wins. loadfile
+    # keeps the tests of one file in one worker (tests/browser shares one JupyterLab).
+    workers = [] if any(a.startswith("-n") for a in args) else ["-n", "2", "--dist", "loadfile"]
     return _run(PYTHON, "-m", "pytest", *workers, *args)
 
 

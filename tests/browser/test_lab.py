@@ -26,7 +26,7 @@ import pytest
 import dev
 from tests.browser.lab import AUTOSAVE_INTERVAL_S, JupyterLab, NotebookPage, browser, chromium_path
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # one file: one worker (dev.py: --dist loadfile)
 
 SHOTS = dev.ROOT / "out" / "browser"
 #: A system prompt long enough to be cached (set from code: typing 5,000 characters proves nothing).
@@ -56,17 +56,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*.png"):
+        old.unlink(missing_ok=True)
     root = tmp_path_factory.mktemp("lab")
     extra = {
         "BROWSER_CANARY_KEY": CANARIES["submitted key"],
         "BROWSER_CANARY_TOKEN": CANARIES["submitted token"],
     }
     server = JupyterLab.start(root, extra_env=extra)
-    shutil.copy(dev.ROOT / "notebooks" / "quickstart.ipynb", server.root / "quickstart.ipynb")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*.png"):
-        old.unlink()
-    try:
+    try:  # from here on the server is stopped whatever happens
+        shutil.copy(dev.ROOT / "notebooks" / "quickstart.ipynb", server.root / "quickstart.ipynb")
         yield server
     finally:
         server.stop()
