@@ -8,6 +8,7 @@ stderr and exit code 1 (never a traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -71,21 +72,63 @@ def build_parser(prog: str = PROG, registrars: Sequence[Registrar] | None = None
     return parser
 
 
+def _stdout_gone() -> int:
+    """The reader of our output went away (`clawdbot-nb models status | head`): stop quietly.
+
+    Python would otherwise complain again when it flushes stdout at exit, so stdout is pointed
+    at /dev/null first. 141 is what a shell reports for a command ended by SIGPIPE.
+    """
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 141
+
+
+def _tolerate_odd_text() -> None:
+    # A profile id or a path can hold characters the terminal's encoding cannot show: show
+    # them escaped rather than fail half-way through the output.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 2
+    from clawdbot_nb.state.redaction import redact_line
+
+    _tolerate_odd_text()
+    debug = False
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        debug = args.debug
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return 2
         with on_surface("cli"):
-            return int(handler(args) or 0)
+            code = int(handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe is noticed here, not at exit
+        return code
     except ClawdbotError as error:
-        if args.debug:
+        if debug:
             raise
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {redact_line(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _stdout_gone()
+    except Exception as error:  # a bug: say so in one line, never a traceback unless asked
+        if debug:
+            raise
+        detail = redact_line(f"{type(error).__name__}: {error}")[:300]
+        print(
+            f"{PROG}: internal error: {detail} Fix: this is a bug in clawdbot-nb; rerun with "
+            f"{PROG} --debug ... to see where, and report it",
+            file=sys.stderr,
+        )
+        return 1

@@ -86,7 +86,10 @@ class ClawdbotError(Exception):
         text = f"{where}{self.message}"
         if self.fix:
             text += f" Fix: {self.fix}"
-        return text
+        # Messages quote what the user typed or a file held: a secret in there is masked.
+        from clawdbot_nb.state.redaction import redact
+
+        return redact(text)
 
 
 class ParseError(ClawdbotError):

@@ -37,13 +37,13 @@ def state_dir(isolated_home: Path) -> Path:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """Sum the `interop_*` figures the gateway interop tests record (fields compared, states,
-    reads during gateway writes) and print them once, after the run."""
+    reads during gateway writes) and the fuzz tests' `fuzz_*` ones, and print them once."""
     totals: dict[str, int] = {}
     for report in terminalreporter.stats.get("passed", []):
         for name, value in getattr(report, "user_properties", []):
-            if name.startswith("interop_") and isinstance(value, int):
+            if name.startswith(("interop_", "fuzz_")) and isinstance(value, int):
                 totals[name] = totals.get(name, 0) + value
     if totals:
-        terminalreporter.section("gateway interop")
+        terminalreporter.section("gateway interop and fuzz figures")
         for name, value in sorted(totals.items()):
-            terminalreporter.write_line(f"{name.removeprefix('interop_').replace('_', ' ')}: {value:,}")
+            terminalreporter.write_line(f"{name.replace('_', ' ')}: {value:,}")

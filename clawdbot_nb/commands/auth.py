@@ -130,11 +130,17 @@ def _run_status(args: argparse.Namespace) -> int:
     options = None
     if args.probe:
         from clawdbot_nb.api import probe
+        from clawdbot_nb.state import ids
 
         options = probe.ProbeOptions(
-            provider=args.probe_provider,
+            provider=ids.provider_id(args.probe_provider, argument="--probe-provider")
+            if args.probe_provider is not None
+            else None,
             profile_ids=tuple(
-                pid.strip() for raw in args.probe_profile or [] for pid in raw.split(",") if pid.strip()
+                ids.profile_id(pid, argument="--probe-profile")
+                for raw in args.probe_profile or []
+                for pid in raw.split(",")
+                if pid.strip()
             ),
             timeout_ms=_positive_number(args.probe_timeout, "--probe-timeout", probe.DEFAULT_TIMEOUT_MS),
             concurrency=_positive_number(
@@ -162,13 +168,20 @@ def _run_status(args: argparse.Namespace) -> int:
 
 def run_token_command(args: argparse.Namespace, *, stdin_is_tty: bool | None = None) -> int:
     """`models auth paste-token` and `models auth setup-token` (a hidden prompt, or stdin)."""
-    from clawdbot_nb.state import wizard
+    from clawdbot_nb.state import ids, wizard
 
     flow = wizard.paste_token_flow if args.auth_command == "paste-token" else wizard.setup_token_flow
+    provider = ids.provider_id(args.provider)  # before it is shown in the prompt
+    if args.profile_id is not None:
+        ids.profile_id(args.profile_id, provider)
+    if args.expires_in is not None:
+        from clawdbot_nb.state.durations import parse_duration_ms
+
+        parse_duration_ms(args.expires_in, argument="--expires-in")
     result = flow(
         _agent(args),
         wizard.TerminalPrompter(),
-        provider=args.provider,
+        provider=provider,
         profile_id=args.profile_id,
         expires_in=args.expires_in,
         stdin_is_tty=stdin_is_tty,
@@ -178,14 +191,11 @@ def run_token_command(args: argparse.Namespace, *, stdin_is_tty: bool | None = N
 
 
 def _run_order(args: argparse.Namespace) -> int:
-    from clawdbot_nb.state import onboarding
-    from clawdbot_nb.state.model_refs import normalize_provider_id
+    from clawdbot_nb.state import ids, onboarding
     from clawdbot_nb.state.paths import display_path
 
     agent = _agent(args)
-    provider = normalize_provider_id(args.provider)
-    if not provider:
-        raise UsageError("--provider is empty.", fix="pass --provider anthropic")
+    provider = ids.provider_id(args.provider)
     if args.action == "set":
         order = onboarding.set_order(agent, provider, args.profile_ids)
     elif args.action == "clear":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import getpass
 import json
+import math
 import sys
 import threading
 import time
@@ -71,6 +72,12 @@ def _login_from_payload(payload: Any, *, source: str, location: str) -> ClaudeCl
     access, refresh, expires = oauth.get("accessToken"), oauth.get("refreshToken"), oauth.get("expiresAt")
     if not isinstance(access, str) or not access:
         return None
+    if isinstance(expires, float) and not math.isfinite(expires):
+        raise ParseError(
+            f"Claude Code credentials field claudeAiOauth.expiresAt is {expires!r}, not a time",
+            path=location if source == "file" else None,
+            fix="log in again with `claude` (it rewrites the file), or correct expiresAt (epoch ms)",
+        )
     if isinstance(expires, bool) or not isinstance(expires, (int, float)) or expires <= 0:
         return None
     return ClaudeCliLogin(

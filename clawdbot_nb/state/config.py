@@ -7,6 +7,7 @@ of the wrong type is reported with its dotted path and the fix.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +28,8 @@ from clawdbot_nb.state.lock import FileLock
 from clawdbot_nb.state.paths import DEFAULT_AGENT_ID
 
 CONFIG_BACKUP_COUNT = 5
+#: A cooldown setting beyond ten years is a typo (and far beyond what a timestamp can hold).
+MAX_COOLDOWN_HOURS = 87_600
 PROFILE_MODES = ("api_key", "oauth", "token")
 CACHE_TTLS = ("5m", "1h")
 #: OpenClaw's `cacheRetention` words and the TTL each means (`none`: no cache_control at all).
@@ -261,11 +264,18 @@ class ClawdbotConfig:
     def cooldown_policy(self) -> CooldownPolicy:
         section = self._object("auth", "cooldowns")
 
-        def hours(name: str, default: float) -> float:
-            value = section.get(name, default)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise self._error(f"auth.cooldowns.{name}", "a positive number of hours")
+        def positive_hours(value: Any, field: str) -> float:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not 0 < value <= MAX_COOLDOWN_HOURS
+            ):
+                raise self._error(field, f"a positive number of hours (at most {MAX_COOLDOWN_HOURS:,})")
             return float(value)
+
+        def hours(name: str, default: float) -> float:
+            return positive_hours(section.get(name, default), f"auth.cooldowns.{name}")
 
         by_provider = section.get("billingBackoffHoursByProvider") or {}
         if not isinstance(by_provider, dict):
@@ -275,7 +285,8 @@ class ClawdbotConfig:
         return CooldownPolicy(
             billing_backoff_hours=hours("billingBackoffHours", 5.0),
             billing_backoff_hours_by_provider={
-                k.lower(): float(v) for k, v in by_provider.items() if isinstance(v, (int, float))
+                k.strip().lower(): positive_hours(v, f"auth.cooldowns.billingBackoffHoursByProvider.{k}")
+                for k, v in by_provider.items()
             },
             billing_max_hours=hours("billingMaxHours", 24.0),
             failure_window_hours=hours("failureWindowHours", 24.0),

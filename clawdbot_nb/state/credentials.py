@@ -24,6 +24,10 @@ from clawdbot_nb.state.redaction import (  # noqa: F401  (re-exported: the crede
 )
 
 SETUP_TOKEN_MIN_LENGTH = 80
+#: Every Anthropic secret starts so; an API key shorter than this is a typo or a fragment.
+ANTHROPIC_SECRET_PREFIX = "sk-ant-"
+API_KEY_MIN_LENGTH = 40
+_SECRET_BODY = re.compile(r"^[A-Za-z0-9_\-]+$")
 CREDENTIAL_TYPES = ("api_key", "token", "oauth")
 
 
@@ -74,7 +78,9 @@ def validate_setup_token(raw: object) -> str:
 
 
 def validate_api_key(raw: object) -> str:
-    """A pasted API key; a setup-token pasted here is refused with the right command."""
+    """A pasted API key: `sk-ant-…` of a plausible length (real ones are 108 characters). A
+    setup-token pasted here is refused with the right command, anything else with the shape
+    expected (and none of what was pasted)."""
     key = normalize_pasted_secret(raw)
     if not key:
         raise CredentialError("Required", fix="paste an API key from the Anthropic Console (sk-ant-api03-…)")
@@ -86,7 +92,40 @@ def validate_api_key(raw: object) -> str:
                 "or choose 'Anthropic token (paste setup-token)'"
             ),
         )
+    if (
+        not key.startswith(ANTHROPIC_SECRET_PREFIX)
+        or len(key) < API_KEY_MIN_LENGTH
+        or not _SECRET_BODY.match(key)
+    ):
+        raise CredentialError(
+            f"That is not an Anthropic API key: one starts with {API_KEY_PREFIX} and is about 108 "
+            f"characters of letters, digits, '-' and '_' (this has {len(key)} characters"
+            + (
+                ""
+                if key.startswith(ANTHROPIC_SECRET_PREFIX)
+                else f", and does not start with {ANTHROPIC_SECRET_PREFIX}"
+            )
+            + ").",
+            fix="copy the whole key from console.anthropic.com → API keys; nothing was saved",
+        )
     return key
+
+
+def validate_pasted_token(raw: object) -> str:
+    """A token for `models auth paste-token`: a setup-token or an OAuth access token
+    (`sk-ant-oat…`, which decides how requests are signed); an API key is sent to onboard."""
+    token = normalize_pasted_secret(raw)
+    if not token:
+        raise CredentialError("Required", fix="paste the token (from `claude setup-token`)")
+    if token.startswith(API_KEY_MARKER):
+        validate_setup_token(token)  # raises the "this is an API key" explanation
+    if not looks_like_oauth_token(token) or len(token) < API_KEY_MIN_LENGTH or not _SECRET_BODY.match(token):
+        raise CredentialError(
+            f"That is not an Anthropic token: a setup-token starts with {SETUP_TOKEN_PREFIX} and is at least "
+            f"{SETUP_TOKEN_MIN_LENGTH} characters (this has {len(token)}).",
+            fix="run `claude setup-token` and paste the whole sk-ant-oat01-… line; nothing was saved",
+        )
+    return token
 
 
 def _optional_str(raw: Mapping[str, Any], name: str, problems: list[str]) -> str | None:

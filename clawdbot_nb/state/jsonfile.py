@@ -25,7 +25,7 @@ import stat
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -135,11 +135,15 @@ def _not_regular(what: str, path: Path, kind: str) -> ParseError:
 
 @dataclass(frozen=True)
 class RawFile:
-    """A file's bytes and the (mtime, size, inode) of what was read."""
+    """A file's bytes and the (mtime, size, inode) of what was read. The bytes may hold
+    secrets, so the repr shows only their size."""
 
-    data: bytes
+    data: bytes = field(repr=False)
     version: tuple[int, int, int]
     mtime_s: float
+
+    def __repr__(self) -> str:
+        return f"RawFile({len(self.data)} bytes, version={self.version})"
 
 
 def read_raw(path: Path, *, what: str) -> RawFile | None:
@@ -356,8 +360,11 @@ def check_structure(data: Any, *, path: Path, what: str, finite_numbers: bool) -
 class JsonDocument:
     """A parsed JSON object file and what was read (for caching by content and version)."""
 
-    data: dict[str, Any]
+    data: dict[str, Any] = field(repr=False)
     raw: RawFile
+
+    def __repr__(self) -> str:
+        return f"JsonDocument(keys={sorted(self.data)[:8]!r}, raw={self.raw!r})"
 
 
 def _parse_object(raw: RawFile, *, path: Path, what: str) -> dict[str, Any]:
@@ -432,7 +439,7 @@ def read_json_object(path: Path, *, what: str) -> dict[str, Any] | None:
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(repr=False)
 class _CacheEntry(Generic[T]):
     raw: RawFile
     value: T

@@ -9,33 +9,32 @@ Claude Code CLI login.
 
 from __future__ import annotations
 
+import copy
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from clawdbot_nb.errors import ClawdbotError, CredentialError, UsageError
-from clawdbot_nb.state import claude_cli
+from clawdbot_nb.state import claude_cli, ids
 from clawdbot_nb.state.agent import AgentState, now_ms
-from clawdbot_nb.state.config import record_profile_metadata, update_config
+from clawdbot_nb.state.config import ClawdbotConfig, record_profile_metadata, update_config
 from clawdbot_nb.state.cooldown import clear_cooldown
 from clawdbot_nb.state.credentials import (
-    API_KEY_MARKER,
     ApiKeyCredential,
     Credential,
     TokenCredential,
     normalize_pasted_secret,
     validate_api_key,
+    validate_pasted_token,
     validate_setup_token,
 )
 from clawdbot_nb.state.durations import parse_duration_ms
 from clawdbot_nb.state.paths import display_path
+from clawdbot_nb.state.store import AuthStore
 
 DEFAULT_PROFILE_ID = "anthropic:default"
 MANUAL_PROFILE_ID = "anthropic:manual"
 AUTH_CHOICES = ("apiKey", "token", "setup-token", "oauth", "claude-cli", "skip")
-
-_PROFILE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9@._+-]+$")
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,8 @@ class OnboardResult:
     store_path: str
     expires_ms: int | None = None
     note: str | None = None
+    #: What was stored under the id before (type and masked secret), if anything.
+    replaced: str | None = None
 
     def __str__(self) -> str:
         text = (
@@ -58,39 +59,84 @@ class OnboardResult:
             from clawdbot_nb.state.durations import format_remaining
 
             text += f"; expires in {format_remaining(self.expires_ms - now_ms())}"
+        if self.replaced:
+            text += f"; it replaced {self.replaced}"
         return text + (f". {self.note}" if self.note else "")
 
 
-def normalize_profile_id(profile_id: str, provider: str) -> str:
-    """`manual` → `anthropic:manual`; the provider part lowercased; bad ids refused."""
-    candidate = profile_id.strip()
-    if ":" not in candidate:
-        candidate = f"{provider}:{candidate}"
-    head, _, tail = candidate.partition(":")
-    candidate = f"{head.lower()}:{tail}"
-    if not _PROFILE_ID.match(candidate):
-        raise UsageError(
-            f"Invalid profile id {profile_id!r}.",
-            fix="use provider:name with letters, digits, '.', '_', '-' or '@', e.g. anthropic:work",
+def normalize_profile_id(profile_id: str, provider: str, *, argument: str = "--profile-id") -> str:
+    """`manual` → `anthropic:manual`; the provider part normalised; bad ids refused."""
+    return ids.profile_id(profile_id, provider, argument=argument)
+
+
+token_profile_id = ids.token_profile_id
+
+
+def _describe(credential: Credential | None) -> str | None:
+    return None if credential is None else f"{credential.type} {credential.masked}"
+
+
+def _check_before_writing(
+    agent: AgentState, profile_id: str, provider: str, mode: str, email: str | None
+) -> None:
+    """Every check a save can fail, before anything is written: the store must be readable, the
+    config readable, of the right shape, and able to take the profile's metadata."""
+    agent.store_file.load()
+    config = ClawdbotConfig.load(agent.config_path)
+    try:
+        config.auth_profiles, config.auth_order  # noqa: B018  (their shape errors name the field)
+        record_profile_metadata(
+            copy.deepcopy(config.data), profile_id, provider=provider, mode=mode, email=email
         )
-    return candidate
+    except ClawdbotError as error:
+        if error.path is None:
+            error.path = str(agent.config_path)
+        raise
 
 
-def token_profile_id(name: str | None, provider: str = "anthropic") -> str:
-    """The wizard's `buildTokenProfileId`: a name slugified, blank → `default`."""
-    slug = re.sub(r"[^a-z0-9]+", "-", (name or "").strip().lower()).strip("-")
-    return f"{provider}:{slug or 'default'}"
+def _store_then_config(
+    agent: AgentState,
+    profile_id: str,
+    change: Callable[[AuthStore], None],
+    *,
+    provider: str,
+    mode: str,
+    email: str | None = None,
+) -> Credential | None:
+    """Write the credential (under the store lock), then its config metadata; if the config
+    write fails after all, the store is put back as it was. Returns what the id held before."""
+    _check_before_writing(agent, profile_id, provider, mode, email)
+    previous: dict = {}
+
+    def apply(store: AuthStore) -> Credential | None:
+        raw = store.data.get("profiles", {}).get(profile_id)
+        previous["raw"] = copy.deepcopy(raw)
+        replaced = store.get(profile_id)
+        change(store)
+        return replaced
+
+    replaced = agent.store_file.update(apply)
+    try:
+        update_config(
+            agent.config_path,
+            lambda data: record_profile_metadata(data, profile_id, provider=provider, mode=mode, email=email),
+        )
+    except BaseException:
+        agent.store_file.update(lambda store: store.restore_entry(profile_id, previous.get("raw")))
+        raise
+    return replaced
 
 
 def _save(
     agent: AgentState, profile_id: str, credential: Credential, mode: str, note: str | None = None
 ) -> OnboardResult:
-    agent.store_file.update(lambda store: store.set_credential(profile_id, credential))
-    update_config(
-        agent.config_path,
-        lambda data: record_profile_metadata(
-            data, profile_id, provider=credential.provider, mode=mode, email=credential.email
-        ),
+    replaced = _store_then_config(
+        agent,
+        profile_id,
+        lambda store: store.set_credential(profile_id, credential),
+        provider=credential.provider,
+        mode=mode,
+        email=credential.email,
     )
     return OnboardResult(
         agent_id=agent.agent_id,
@@ -101,17 +147,19 @@ def _save(
         store_path=display_path(agent.store_file.path),
         expires_ms=credential.expires,
         note=note,
+        replaced=_describe(replaced),
     )
 
 
 def _expiry(expires_in: str | None, argument: str) -> int | None:
-    return None if not expires_in else now_ms() + parse_duration_ms(expires_in, argument=argument)
+    return None if expires_in is None else now_ms() + parse_duration_ms(expires_in, argument=argument)
 
 
 def save_api_key(agent: AgentState, key: str, *, profile_id: str = DEFAULT_PROFILE_ID) -> OnboardResult:
     """Store an Anthropic API key (`type: api_key`, config mode `api_key`)."""
+    target = normalize_profile_id(profile_id, "anthropic")
     credential = ApiKeyCredential(provider="anthropic", key=validate_api_key(key))
-    return _save(agent, normalize_profile_id(profile_id, "anthropic"), credential, "api_key")
+    return _save(agent, target, credential, "api_key")
 
 
 def save_setup_token(
@@ -121,14 +169,13 @@ def save_setup_token(
     profile_id: str = DEFAULT_PROFILE_ID,
     expires_in: str | None = None,
     expires_argument: str = "--token-expires-in",
+    profile_argument: str = "--token-profile-id",
 ) -> OnboardResult:
     """Store a `claude setup-token` after the setup-token checks (`type: token`)."""
-    credential = TokenCredential(
-        provider="anthropic",
-        token=validate_setup_token(token),
-        expires_ms=_expiry(expires_in, expires_argument),
-    )
-    return _save(agent, normalize_profile_id(profile_id, "anthropic"), credential, "token")
+    target = normalize_profile_id(profile_id, "anthropic", argument=profile_argument)
+    expires = _expiry(expires_in, expires_argument)
+    credential = TokenCredential(provider="anthropic", token=validate_setup_token(token), expires_ms=expires)
+    return _save(agent, target, credential, "token")
 
 
 def paste_token(
@@ -139,22 +186,19 @@ def paste_token(
     profile_id: str | None = None,
     expires_in: str | None = None,
 ) -> OnboardResult:
-    """`models auth paste-token`: any provider's token, non-empty; default id `<provider>:manual`.
-
-    For anthropic an API key pasted here is refused (it belongs in `onboard --auth-choice apiKey`).
-    """
-    provider = provider.strip().lower()
-    if not provider:
-        raise UsageError("--provider is required.", fix="pass --provider anthropic")
-    value = normalize_pasted_secret(token)
-    if not value:
-        raise CredentialError("Required", fix="paste the token (from `claude setup-token` for anthropic)")
-    if provider == "anthropic" and value.startswith(API_KEY_MARKER):
-        validate_setup_token(value)  # raises the "this is an API key" explanation
-    credential = TokenCredential(
-        provider=provider, token=value, expires_ms=_expiry(expires_in, "--expires-in")
-    )
-    target = normalize_profile_id(profile_id or f"{provider}:manual", provider)
+    """`models auth paste-token`: an Anthropic token (setup-token or OAuth access token);
+    default id `anthropic:manual`. clawdbot-nb talks to Anthropic only, so other providers'
+    tokens are refused (the gateway's own `paste-token` stores them)."""
+    provider = ids.provider_id(provider, argument="--provider")
+    if provider != "anthropic":
+        raise UsageError(
+            f"Tokens are accepted only for --provider anthropic (got {provider}).",
+            fix=f"clawdbot-nb talks to Anthropic only; store a {provider} token with the gateway: "
+            f"clawdbot models auth paste-token --provider {provider}",
+        )
+    target = normalize_profile_id(profile_id or MANUAL_PROFILE_ID, provider)
+    expires = _expiry(expires_in, "--expires-in")
+    credential = TokenCredential(provider=provider, token=validate_pasted_token(token), expires_ms=expires)
     return _save(agent, target, credential, "token")
 
 
@@ -173,19 +217,15 @@ def import_claude_cli(agent: AgentState, *, use_keychain: bool | None = None) ->
             fix="run `claude` to log in again, then retry",
         )
 
-    def store_it(store) -> None:
+    def store_it(store: AuthStore) -> None:
         existing = store.get(claude_cli.CLAUDE_CLI_PROFILE_ID)
         if existing is None or existing.type != credential.type:
             store.set_credential(claude_cli.CLAUDE_CLI_PROFILE_ID, credential)
         else:
             store.merge_credential(claude_cli.CLAUDE_CLI_PROFILE_ID, credential)
 
-    agent.store_file.update(store_it)
-    update_config(
-        agent.config_path,
-        lambda data: record_profile_metadata(
-            data, claude_cli.CLAUDE_CLI_PROFILE_ID, provider="anthropic", mode="oauth"
-        ),
+    replaced = _store_then_config(
+        agent, claude_cli.CLAUDE_CLI_PROFILE_ID, store_it, provider="anthropic", mode="oauth"
     )
     return OnboardResult(
         agent_id=agent.agent_id,
@@ -196,6 +236,7 @@ def import_claude_cli(agent: AgentState, *, use_keychain: bool | None = None) ->
         store_path=display_path(agent.store_file.path),
         expires_ms=credential.expires,
         note=note,
+        replaced=_describe(replaced),
     )
 
 
@@ -213,8 +254,10 @@ def onboard_non_interactive(
     """`onboard --non-interactive --auth-choice ...` with the gateway's rules and messages."""
     env = os.environ if env is None else env
     if auth_choice not in AUTH_CHOICES:
+        from clawdbot_nb.state.redaction import shown
+
         raise UsageError(
-            f"Unknown --auth-choice {auth_choice!r}.",
+            f"Unknown --auth-choice {shown(auth_choice)}.",
             fix="use one of apiKey, token, claude-cli or skip",
         )
     if auth_choice == "skip":
@@ -250,7 +293,8 @@ def onboard_non_interactive(
             )
         return save_api_key(agent, key)
     # token
-    if (token_provider or "").strip().lower() != "anthropic":
+    provider = ids.provider_id(token_provider, argument="--token-provider") if token_provider else None
+    if provider != "anthropic":
         raise UsageError(
             "--auth-choice token requires --token-provider anthropic (the only provider allowed here).",
             fix="add --token-provider anthropic",
@@ -267,39 +311,53 @@ def onboard_non_interactive(
 
 def get_order(agent: AgentState, provider: str = "anthropic") -> list[str] | None:
     """The store's explicit order for `provider` (None when round robin applies)."""
-    return agent.store_file.load().order(provider)
+    return agent.store_file.load().order(ids.provider_id(provider))
 
 
 def set_order(agent: AgentState, provider: str, profile_ids: list[str]) -> list[str]:
     """Set the store's explicit order; every id must be a stored profile of that provider."""
-    provider = provider.strip().lower()
-    ids = [normalize_profile_id(pid, provider) for pid in profile_ids]
-    if not ids:
+    provider = ids.provider_id(provider)
+    wanted = [ids.profile_id(pid, provider, argument="order set") for pid in profile_ids]
+    if not wanted:
         raise UsageError(
             "No profile ids given.", fix=f"e.g. models auth order set --provider {provider} {provider}:manual"
         )
 
-    def apply(store) -> list[str]:
-        unknown = [pid for pid in ids if pid not in store.profile_ids(provider)]
+    def resolve(store: AuthStore) -> list[str]:
+        stored = store.profile_ids(provider)
+        resolved = [ids.lookup_profile_id(pid, stored, argument="order set") for pid in wanted]
+        unknown = [pid for pid in resolved if pid not in stored]
         if unknown:
-            known = ", ".join(store.profile_ids(provider)) or "none"
+            known = ", ".join(stored) or "none"
             raise UsageError(
                 f"Not a stored {provider} profile: {', '.join(unknown)} (stored: {known}).",
                 fix=f"run clawdbot-nb models status to see the profiles of agent {agent.agent_id}",
             )
-        store.set_order(provider, ids)
+        return resolved
+
+    def apply(store: AuthStore) -> list[str]:
+        store.set_order(provider, resolve(store))  # checked again inside the lock
         return store.order(provider) or []
 
+    resolve(agent.store_file.load())  # refused before anything is created or locked
     return agent.store_file.update(apply)
 
 
 def clear_order(agent: AgentState, provider: str = "anthropic") -> None:
+    provider = ids.provider_id(provider)
     agent.store_file.update(lambda store: store.set_order(provider, None))
+
+
+def _stored_id(agent: AgentState, profile_id: str) -> str:
+    return ids.lookup_profile_id(profile_id, list(agent.store_file.load().data.get("profiles", {})))
 
 
 def remove_profile(agent: AgentState, profile_id: str) -> bool:
     """Delete a profile from this agent's store, and its metadata from the (shared) config unless
     another agent still stores a profile with that id."""
+    profile_id = _stored_id(agent, profile_id)
+    if agent.config_path.exists():
+        ClawdbotConfig.load(agent.config_path)  # unreadable: refuse before changing the store
     removed = agent.store_file.update(lambda store: store.remove_profile(profile_id))
     if any(_may_hold(other, profile_id) for other in agent.other_store_files()):
         return removed
@@ -310,9 +368,9 @@ def remove_profile(agent: AgentState, profile_id: str) -> bool:
             if isinstance(auth.get("profiles"), dict):
                 auth["profiles"].pop(profile_id, None)
             if isinstance(auth.get("order"), dict):
-                for provider, ids in auth["order"].items():
-                    if isinstance(ids, list) and profile_id in ids:
-                        auth["order"][provider] = [i for i in ids if i != profile_id]
+                for provider, listed in auth["order"].items():
+                    if isinstance(listed, list) and profile_id in listed:
+                        auth["order"][provider] = [i for i in listed if i != profile_id]
 
     if agent.config_path.exists():
         update_config(agent.config_path, drop_metadata)
@@ -328,8 +386,9 @@ def _may_hold(store_file, profile_id: str) -> bool:
 
 def clear_profile_cooldown(agent: AgentState, profile_id: str) -> None:
     """`clearAuthProfileCooldown`: reset the error count and cooldown of one profile."""
+    profile_id = _stored_id(agent, profile_id)
 
-    def apply(store) -> None:
+    def apply(store: AuthStore) -> None:
         if store.get(profile_id) is None:
             raise UsageError(f"No profile {profile_id} in agent {agent.agent_id}.", fix="see models status")
         store.set_stats(profile_id, clear_cooldown(store.stats(profile_id)))

@@ -86,10 +86,13 @@ def validate_agent_id(agent_id: str) -> str:
     Anything else (a `/`, `..`, spaces, an empty id) could escape the state dir, so it is
     refused with the rule and an example.
     """
+    from clawdbot_nb.state.redaction import refuse_secret, shown
+
+    refuse_secret(agent_id, argument="--agent", expected="an agent id such as main")
     candidate = agent_id.strip().lower() if isinstance(agent_id, str) else ""
     if not _AGENT_ID.match(candidate):
         raise UsageError(
-            f"Invalid agent id {agent_id!r}: use 1-64 lowercase letters, digits, '-' or '_', "
+            f"Invalid agent id {shown(agent_id)}: use 1-64 lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit.",
             fix="pass an id such as --agent main or --agent research",
         )

@@ -71,3 +71,25 @@ def full_secrets(text: str) -> list[str]:
 
 def looks_like_oauth_token(secret: str) -> bool:
     return OAUTH_TOKEN_MARKER in secret
+
+
+def shown(value: object, *, limit: int = 60) -> str:
+    """`value` as an error message may quote it: repr'd, secrets masked, cut to `limit`."""
+    text = redact_line(repr(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def refuse_secret(value: object, *, argument: str, expected: str) -> None:
+    """Refuse a secret where an id, a provider, a model or a duration belongs.
+
+    A key pasted into the wrong option would otherwise be echoed in errors or saved into the
+    config or the ledger. The error shows it masked, and says what the option expects.
+    """
+    if isinstance(value, str) and contains_secret(value):
+        from clawdbot_nb.errors import UsageError
+
+        raise UsageError(
+            f"{argument} looks like a secret ({redact_line(value)[:40]}), not {expected}.",
+            fix=f"give {argument} {expected}; secrets are read from a hidden prompt, stdin or the "
+            "environment, never from such an option (nothing was saved)",
+        )

@@ -115,6 +115,11 @@ def auth_candidates(
     now = now_ms() if now is None else now
 
     if profile_id is not None:
+        from clawdbot_nb.state.ids import lookup_profile_id
+
+        profile_id = lookup_profile_id(
+            profile_id, list(store.data.get("profiles", {})), argument="the profile to use"
+        )
         credential = store.get(profile_id)
         reason = unusable_reason(profile_id, credential, provider, config.auth_profiles.get(profile_id), now)
         if reason is not None or credential is None:

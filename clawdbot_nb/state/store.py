@@ -28,6 +28,7 @@ from clawdbot_nb.state.jsonfile import (
     keep_aside,
     load_json_object,
     read_json_object,
+    read_raw,
     temp_path_for,
     write_new_file,
     write_target,
@@ -119,6 +120,14 @@ class AuthStore:
         merged = {**old, **credential.to_json()} if isinstance(old, dict) else credential.to_json()
         self._profiles_raw()[profile_id] = merged
 
+    def restore_entry(self, profile_id: str, raw: Any) -> None:
+        """Put back a `profiles[id]` entry exactly as it was read (None: there was none)."""
+        self._touch()
+        if raw is None:
+            self._profiles_raw().pop(profile_id, None)
+        else:
+            self._profiles_raw()[profile_id] = copy.deepcopy(raw)
+
     def remove_profile(self, profile_id: str) -> bool:
         """Remove the profile and every reference to it (order, lastGood, usageStats)."""
         self._touch()
@@ -189,6 +198,14 @@ class AuthStore:
 
 
 # -- reading and validating the file -------------------------------------------------------------
+
+
+def _read_bytes_quietly(path: Path) -> bytes | None:
+    try:
+        raw = read_raw(path, what="auth profile store")
+    except ParseError:
+        return None
+    return raw.data if raw is not None else None
 
 
 def _check_shape(data: dict[str, Any], path: Path) -> None:
@@ -340,8 +357,9 @@ class AuthStoreFile:
         _snapshots.put(self.path, raw, store)
         return store
 
-    def _ensure_exists(self) -> None:
-        """Create the file (seeded from legacy files) so its real path can be locked.
+    def _ensure_exists(self) -> bool:
+        """Create the file (seeded from legacy files) so its real path can be locked; True when
+        this call created it.
 
         Created by linking a finished temp file into place, so of two processes doing this
         at once one wins and nobody sees a half-written store. A symlinked store is created
@@ -349,16 +367,17 @@ class AuthStoreFile:
         """
         target = write_target(self.path, what="auth profile store")
         if target.exists():
-            return
+            return False
         ensure_private_dir(target.parent)
         temp = temp_path_for(target)
         write_new_file(temp, dumps(self._fresh().data).encode("utf-8"))
         try:
             os.link(temp, target)
         except FileExistsError:
-            pass
+            return False
         finally:
             temp.unlink()
+        return True
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[AuthStore]:
@@ -366,21 +385,27 @@ class AuthStoreFile:
 
         If the block raises, nothing is written.
         """
-        self._ensure_exists()
+        created = self._ensure_exists()
         with FileLock(self.path, self.lock_options):
-            store = self._read()
-            recreated = store is None  # removed by someone between our create and our lock
-            if store is None:
-                store = self._fresh()
-            if store.version != AUTH_STORE_VERSION:
-                raise ParseError(
-                    f"this auth store has version {store.version}; clawdbot_nb writes version "
-                    f"{AUTH_STORE_VERSION} only",
-                    path=self.path,
-                    fix="upgrade clawdbot_nb to a release that knows this store version",
-                )
-            before = copy.deepcopy(store.data)
-            yield store
+            found = self._read_document()
+            recreated = found is None  # removed by someone between our create and our lock
+            store = self._fresh() if found is None else found[0]
+            try:
+                if store.version != AUTH_STORE_VERSION:
+                    raise ParseError(
+                        f"this auth store has version {store.version}; clawdbot_nb writes version "
+                        f"{AUTH_STORE_VERSION} only",
+                        path=self.path,
+                        fix="upgrade clawdbot_nb to a release that knows this store version",
+                    )
+                before = copy.deepcopy(store.data)
+                yield store
+            except BaseException:
+                # A change that failed leaves no trace, not even the empty store made to lock it.
+                if created and found is not None and found[1].data == _read_bytes_quietly(self.path):
+                    with contextlib.suppress(OSError):
+                        write_target(self.path).unlink()
+                raise
             if recreated or store.data != before:
                 text = dumps(store.data, finite_numbers=True)
                 write_text_atomic(self.path, text, what="auth profile store")

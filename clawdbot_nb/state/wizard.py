@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar
 
-from clawdbot_nb.errors import ClawdbotError, UsageError
+from clawdbot_nb.errors import ClawdbotError, CredentialError, UsageError
 from clawdbot_nb.state import claude_cli
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.credentials import mask_secret, normalize_pasted_secret, validate_setup_token
@@ -151,11 +151,31 @@ def run_wizard(
     return confirm_claude_cli(agent, prompter)
 
 
+#: A token is a few hundred characters; more than this on stdin is not a token.
+MAX_STDIN_SECRET = 16_384
+
+
+def _read_stdin_secret() -> str:
+    try:
+        text = sys.stdin.read(MAX_STDIN_SECRET + 1)
+    except UnicodeDecodeError as error:
+        raise CredentialError(
+            "Standard input is not UTF-8 text, so it cannot hold a token.",
+            fix="pipe the token itself: clawdbot-nb models auth paste-token --provider anthropic < token.txt",
+        ) from error
+    if len(text) > MAX_STDIN_SECRET:
+        raise CredentialError(
+            f"Standard input holds more than {MAX_STDIN_SECRET:,} characters: not a token.",
+            fix="pipe only the token: clawdbot-nb models auth paste-token --provider anthropic < token.txt",
+        )
+    return text
+
+
 def _read_secret(prompter: Prompter, prompt: str, accept: Callable[[str], T], tty: bool) -> T:
-    """On a terminal a hidden prompt (re-asked on a mistake); from a pipe, all of stdin once."""
+    """On a terminal a hidden prompt (re-asked on a mistake); from a pipe, stdin once (bounded)."""
     if tty:
         return _ask_valid(prompter, prompt, accept, secret=True)
-    return accept(sys.stdin.read())
+    return accept(_read_stdin_secret())
 
 
 def paste_token_flow(

@@ -206,5 +206,5 @@ class _Stdin:
     def isatty(self) -> bool:
         return False
 
-    def read(self) -> str:
-        return self.text
+    def read(self, size: int = -1) -> str:
+        return self.text if size < 0 else self.text[:size]

@@ -158,7 +158,6 @@ def test_every_config_key_we_write_is_in_the_gateways_schema(state_dir: Path) ->
     onboarding.save_api_key(agent, API_KEY)
     onboarding.save_setup_token(agent, SETUP_TOKEN, profile_id="anthropic:work", expires_in="30d")
     onboarding.paste_token(agent, SETUP_TOKEN, provider="anthropic")
-    onboarding.paste_token(agent, "opaque-token-of-another-provider", provider="openai")
     onboarding.import_claude_cli(agent)
     onboarding.set_order(agent, "anthropic", ["anthropic:work"])
     onboarding.remove_profile(agent, "anthropic:work")

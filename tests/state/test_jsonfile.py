@@ -234,3 +234,48 @@ def test_stale_temp_files_of_dead_writers_are_removed_on_the_next_write(tmp_path
     write_json_atomic(target, {"version": 1})
     assert not leftover.exists() and not leftover_backup.exists()
     assert live.exists() and just_now.exists() and foreign.exists() and other.exists()
+
+
+def test_temp_files_of_killed_writers_are_cleaned_on_the_next_write(tmp_path: Path) -> None:
+    """SIGKILLed writers each leave a temp file (a full copy of a store holds its secrets); the
+    next write removes them all, and nothing a live writer is using."""
+    target = tmp_path / "auth-profiles.json"
+    write_json_atomic(target, {"version": 1, "profiles": {}})
+    hang_in_write = textwrap.dedent(
+        f"""
+        import os, time
+        from pathlib import Path
+        import clawdbot_nb.state.jsonfile as jf
+        real_write = os.write
+        def slow_write(fd, data):
+            real_write(fd, bytes(data))  # the whole copy is on disk, the rename never comes
+            print("writing", flush=True)
+            time.sleep(60)
+        jf.os.write = slow_write
+        jf.write_json_atomic(Path({str(target)!r}), {{"version": 1, "profiles": {{"secret": "x" * 100}}}})
+        """
+    )
+    writers = [
+        subprocess.Popen([sys.executable, "-c", hang_in_write], stdout=subprocess.PIPE, text=True)
+        for _ in range(12)
+    ]
+    for writer in writers:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    live_writer = writers.pop()  # this one stays alive: its temp file must survive
+    for writer in writers:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        assert writer.stdout is not None
+        writer.stdout.close()
+    try:
+        assert len(list(tmp_path.glob("auth-profiles.json.*.tmp"))) == 12
+        time.sleep(jsonfile.DEAD_WRITER_GRACE_S + 0.2)
+        write_json_atomic(target, {"version": 1, "profiles": {"after": 1}})
+        left = list(tmp_path.glob("auth-profiles.json.*.tmp"))
+        assert [p.name.split(".")[2] for p in left] == [str(live_writer.pid)]
+        assert read_json_object(target, what="store") == {"version": 1, "profiles": {"after": 1}}
+    finally:
+        live_writer.kill()
+        live_writer.wait()
+        assert live_writer.stdout is not None
+        live_writer.stdout.close()

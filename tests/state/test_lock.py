@@ -76,3 +76,107 @@ def test_waiter_gets_the_lock_once_released(tmp_path: Path) -> None:
     first.release()
     thread.join(5)
     assert acquired.is_set()
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from clawdbot_nb.state.lock import FileLock
+with FileLock(Path(sys.argv[1])):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_waiter_says_who_holds_the_lock_and_for_how_long(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from clawdbot_nb.state.notices import collected_notices
+
+    target = tmp_path / "auth-profiles.json"
+    target.write_text("{}")
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(target), "2.5"], stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with collected_notices() as notices, FileLock(target) as lock:
+            assert lock.stats.waited_s > 1
+        holder.wait(timeout=10)
+    assert len(notices) == 1, notices
+    assert notices[0].startswith(
+        f"clawdbot-nb: waiting for auth-profiles.json in {tmp_path}: locked by clawdbot-nb (pid {holder.pid}"
+    )
+    assert " s; waited 1 s so far" in notices[0]
+    assert not Path(str(target) + ".lock-holder").exists()  # the note goes with the lock
+
+
+def test_a_foreign_lock_is_described_as_such(tmp_path: Path) -> None:
+    from clawdbot_nb.state.notices import collected_notices
+
+    target = tmp_path / "f.json"
+    lock_dir_for(target).mkdir()
+    with collected_notices() as notices, pytest.raises(LockTimeoutError):
+        FileLock(target, LockOptions(stale_s=30, patience_s=1.3)).acquire()
+    assert notices == [
+        f"clawdbot-nb: waiting for f.json in {tmp_path}: locked by another program (a Clawdbot gateway, or a "
+        "process that died; such a lock is removed when stale); waited 1 s so far"
+    ]
+
+
+def test_breaking_a_stale_lock_is_announced(tmp_path: Path) -> None:
+    from clawdbot_nb.state.notices import collected_notices
+
+    target = tmp_path / "f.json"
+    lock_dir = lock_dir_for(target)
+    lock_dir.mkdir()
+    old = time.time() - 47
+    os.utime(lock_dir, (old, old))
+    with collected_notices() as notices, FileLock(target):
+        pass
+    assert len(notices) == 1 and "removed a stale lock" in notices[0] and "47 s" in notices[0]
+
+
+def test_a_file_where_the_lock_goes_is_one_clear_error(tmp_path: Path) -> None:
+    from clawdbot_nb.errors import ParseError
+
+    target = tmp_path / "f.json"
+    lock_dir_for(target).write_text("not a lock")
+    with pytest.raises(ParseError, match="is a file, not a lock directory"):
+        FileLock(target).acquire()
+    assert lock_dir_for(target).read_text() == "not a lock"
+
+
+def test_the_cli_shows_the_wait_on_stderr(tmp_path: Path, state_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    store = state_dir / "agents" / "main" / "agent" / "auth-profiles.json"
+    store.parent.mkdir(parents=True)
+    store.write_text('{"version": 1, "profiles": {}}\n')
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(store), "2"], stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "clawdbot_nb",
+                "models",
+                "auth",
+                "order",
+                "clear",
+                "--provider",
+                "anthropic",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        holder.wait(timeout=10)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert (
+        line.startswith("clawdbot-nb: waiting for auth-profiles.json in ") and f"(pid {holder.pid}," in line
+    )

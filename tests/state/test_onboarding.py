@@ -90,12 +90,16 @@ def test_paste_token_defaults_and_refusals(agent: AgentState) -> None:
         "provider": "anthropic",
         "token": SETUP_TOKEN,
     }
-    onboarding.paste_token(agent, "any-provider-token-value", provider="OpenAI")
-    assert stored(agent)["openai:manual"]["provider"] == "openai"
+    with pytest.raises(UsageError, match="only for --provider anthropic"):
+        onboarding.paste_token(agent, SETUP_TOKEN, provider="OpenAI")  # an Anthropic token, elsewhere
     with pytest.raises(CredentialError, match="not a setup-token"):
         onboarding.paste_token(agent, API_KEY)
     with pytest.raises(CredentialError, match="Required"):
         onboarding.paste_token(agent, "  ")
+    with pytest.raises(CredentialError, match="That is not an Anthropic token") as info:
+        onboarding.paste_token(agent, "hello")
+    assert "hello" not in str(info.value)
+    assert list(stored(agent)) == ["anthropic:manual"]
 
 
 def test_order_get_set_clear(agent: AgentState) -> None:
