@@ -152,6 +152,12 @@ class FileLock:
             else:
                 break
             elapsed = time.monotonic() - start
+            if elapsed >= next_notice:  # before giving up: a long wait is always announced
+                notify(
+                    f"waiting for {self.target.name} in {self.target.parent}: locked by "
+                    f"{describe_holder(self.lock_dir)}; waited {elapsed:.0f} s so far"
+                )
+                next_notice = elapsed + NOTICE_EVERY_S
             if elapsed >= options.patience_s:
                 raise LockTimeoutError(
                     f"another process has held the lock {self.lock_dir} for over {elapsed:.0f} s",
@@ -160,12 +166,6 @@ class FileLock:
                         f"running, remove the directory {self.lock_dir}"
                     ),
                 )
-            if elapsed >= next_notice:
-                notify(
-                    f"waiting for {self.target.name} in {self.target.parent}: locked by "
-                    f"{describe_holder(self.lock_dir)}; waited {elapsed:.0f} s so far"
-                )
-                next_notice = elapsed + NOTICE_EVERY_S
             time.sleep(delay * random.uniform(1.0, 2.0))
             delay = min(delay * 2, options.max_delay_s)
         self.stats.waited_s = time.monotonic() - start

@@ -507,7 +507,7 @@ def test_a_key_pasted_into_the_order_field_shows_only_its_mask_in_the_error(agen
     stray = "sk-ant-api03-" + "StrayPasteMIDDLE" * 5 + "-STRY"
     type_into(table.order, stray)
     table.set_order_button.click()
-    assert "✗ Not a stored anthropic profile: anthropic:sk-ant-api03-…STRY" in table.message.value
+    assert "✗ order set looks like a secret (sk-ant-api03-…STRY), not a profile id" in table.message.value
     assert "StrayPasteMIDDLE" not in table.message.value
 
 
