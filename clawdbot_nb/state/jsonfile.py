@@ -332,9 +332,26 @@ def field_name(parts: list[str | int]) -> str:
     return text or "(top level)"
 
 
+def _check_text(text: str, parts: list[str | int], *, path: Path, what: str) -> None:
+    # A `\ud800` escape in JSON gives a lone surrogate: not a character, it cannot be written
+    # back as UTF-8 nor shown. (The check is a fast encode; only a failure is looked into.)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        where = field_name(
+            [p if isinstance(p, int) else p.encode("utf-8", "backslashreplace").decode() for p in parts]
+        )
+        raise ParseError(
+            f"{what} field {where} holds a broken character (a lone \\u surrogate escape)",
+            path=path,
+            fix=f"correct or delete that text in {path.name}",
+        ) from None
+
+
 def check_structure(data: Any, *, path: Path, what: str, finite_numbers: bool) -> None:
-    """Refuse nesting deeper than `MAX_DEPTH` and, with `finite_numbers`, NaN and Infinity
-    (the gateway's JSON.parse reads neither, and JSON has no way to write them)."""
+    """Refuse nesting deeper than `MAX_DEPTH`, text that is not Unicode (a lone surrogate
+    escape) and, with `finite_numbers`, NaN and Infinity (the gateway's JSON.parse reads
+    neither, and JSON has no way to write them)."""
     stack: list[tuple[Any, list[str | int]]] = [(data, [])]
     while stack:
         node, parts = stack.pop()
@@ -345,7 +362,11 @@ def check_structure(data: Any, *, path: Path, what: str, finite_numbers: bool) -
                 fix=f"restore it from {path.name}.bak, or delete it to start over",
             )
         if isinstance(node, dict):
+            for key in node:
+                _check_text(key, [*parts, key], path=path, what=what)
             stack.extend((value, [*parts, key]) for key, value in node.items())
+        elif isinstance(node, str):
+            _check_text(node, parts, path=path, what=what)
         elif isinstance(node, list):
             stack.extend((value, [*parts, index]) for index, value in enumerate(node))
         elif finite_numbers and isinstance(node, float) and not math.isfinite(node):

@@ -284,3 +284,20 @@ def test_stdin_is_read_bounded(capsys, agent: AgentState, monkeypatch) -> None:
     code, _, err = run(capsys, "models", "auth", "paste-token", "--provider", "anthropic")
     assert code == 1 and "more than 16,384 characters" in err
     assert json.dumps(read_json(agent.config_path) if agent.config_path.exists() else {}) == "{}"
+
+
+@pytest.mark.parametrize("which", ["store", "config"])
+def test_a_lone_surrogate_escape_is_one_clear_line(capsys, agent: AgentState, which: str) -> None:
+    """JSON's `\\ud800` is no character: it could be neither shown nor written back as UTF-8."""
+    path = agent.agent_dir / "auth-profiles.json" if which == "store" else agent.config_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '{"version": 1, "profiles": {"\\ud800": {"type": "api_key", "provider": "anthropic", "key": "k"}}}'
+    )
+    at_rest(path)
+    before = path.read_bytes()
+    code, _, err = run(
+        capsys, "onboard", "--non-interactive", "--auth-choice", "apiKey", "--anthropic-api-key", API_KEY
+    )
+    assert code == 1 and str(path) in err and "holds a broken character" in err and err.count("\n") == 1
+    assert path.read_bytes() == before

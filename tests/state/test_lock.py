@@ -155,7 +155,7 @@ def test_the_cli_shows_the_wait_on_stderr(tmp_path: Path, state_dir: Path) -> No
     store.parent.mkdir(parents=True)
     store.write_text('{"version": 1, "profiles": {}}\n')
     with subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(store), "2"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER, str(store), "5"], stdout=subprocess.PIPE, text=True
     ) as holder:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         done = subprocess.run(
@@ -180,3 +180,34 @@ def test_the_cli_shows_the_wait_on_stderr(tmp_path: Path, state_dir: Path) -> No
     assert (
         line.startswith("clawdbot-nb: waiting for auth-profiles.json in ") and f"(pid {holder.pid}," in line
     )
+
+
+def test_the_notebook_shows_the_wait_in_the_cell_output(state_dir: Path, monkeypatch) -> None:
+    """The magic runs the same command; the notice reaches the cell's stderr with no notebook code."""
+    import subprocess
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    store = state_dir / "agents" / "main" / "agent" / "auth-profiles.json"
+    store.parent.mkdir(parents=True)
+    store.write_text('{"version": 1, "profiles": {}}\n')
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr("clawdbot_nb.notebook.display.in_kernel", lambda: True)
+    shell.run_line_magic("load_ext", "clawdbot_nb")
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(store), "3"], stdout=subprocess.PIPE, text=True
+        ) as holder:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+            with capture_output() as captured:
+                shell.run_line_magic("clawdbot", "models auth order clear --provider anthropic")
+            holder.wait(timeout=10)
+    finally:
+        shell.run_line_magic("unload_ext", "clawdbot_nb")
+    assert (
+        f"clawdbot: waiting for auth-profiles.json in {store.parent}: locked by clawdbot-nb (pid {holder.pid}"
+        in captured.stderr
+    )
+    assert "Cleared per-agent order override." in captured.stdout
