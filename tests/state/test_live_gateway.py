@@ -87,14 +87,14 @@ def test_locked_updates_during_unlocked_in_place_rewrites(agent: AgentState) -> 
     path = _store(agent)
     updates = 0
     with subprocess.Popen(
-        [sys.executable, "-c", IN_PLACE_WRITER, str(path), "200"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", IN_PLACE_WRITER, str(path), "600"], stdout=subprocess.PIPE, text=True
     ) as writer:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
         while writer.poll() is None:
             agent.store_file.update(lambda store: store.set_last_good("anthropic", "anthropic:default"))
             updates += 1
         assert writer.wait() == 0
-    assert updates > 10
+    assert updates >= 3  # a loaded machine runs few; each one re-read the store inside the lock
     assert _unreadable_copies(path) == []
 
 
