@@ -28,10 +28,17 @@ def shared_registrars() -> list[Registrar]:
     from clawdbot_nb.commands import ask as ask_commands
     from clawdbot_nb.commands import auth as auth_commands
     from clawdbot_nb.commands import cache as cache_commands
+    from clawdbot_nb.commands import chat as chat_commands
     from clawdbot_nb.commands import scale as scale_commands
 
     # cache after ask: it adds --what-if to ask's `usage`.
-    return [auth_commands.register, ask_commands.register, cache_commands.register, scale_commands.register]
+    return [
+        auth_commands.register,
+        ask_commands.register,
+        cache_commands.register,
+        scale_commands.register,
+        chat_commands.register,
+    ]
 
 
 def _registrars() -> list[Registrar]:

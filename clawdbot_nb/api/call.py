@@ -69,6 +69,8 @@ class CallRequest:
     #: Mark the last user turn for caching: None when the call continues a conversation
     #: (the planner decides), True always, False never.
     cache_last_turn: bool | None = None
+    #: The conversation (`Workspace.chat`) this call is a turn of, for the ledger.
+    conversation: str | None = None
     #: The config this call was validated against (one read per call).
     config: ClawdbotConfig | None = field(default=None, repr=False, compare=False)
     #: perf_counter when the call began (before validation), for `setup_s`.
@@ -327,6 +329,7 @@ class CallEngine:
                     stop_reason=message.stop_reason,
                     request_id=reply.request_id,
                     cell=request.cell,
+                    conversation=request.conversation,
                     stream=self.streamed,
                     attempts=len(self.attempts) + 1,
                     profiles_tried=[*(a.profile for a in self.attempts), candidate.label],
@@ -346,6 +349,7 @@ class CallEngine:
             error=str(error),
             ttl_requested=request.ttl,
             cell=request.cell,
+            conversation=request.conversation,
             stream=self.streamed,
             attempts=max(1, len(self.attempts)),
             profiles_tried=[a.profile for a in self.attempts],

@@ -71,6 +71,8 @@ class Reply:
     #: What the response's headers said about waiting before the next request on this profile
     #: (`failures.ServerWait`: an exhausted rate limit), None when nothing.
     server_wait: Any = field(default=None, repr=False, compare=False)
+    #: The conversation turn this reply was (a `conversation.ChatNote`), None outside `chat()`.
+    chat: Any = None
 
     @cached_property
     def usage(self) -> UsageCounts:
@@ -148,6 +150,8 @@ class Reply:
         parts.append(ttl)
         if self.plan.placement:  # what was marked for caching, and why (planner.py)
             parts.append(self.plan.placement)
+        if self.chat is not None:  # which turn of which conversation, and what a re-run replaced
+            parts.append(str(self.chat))
         expires = self.cache_expires_at
         if expires is not None:
             approximate = "~" if not self.cache_written else ""

@@ -36,6 +36,7 @@ from clawdbot_nb.api.cache_watch import CacheWatch, acquire_watch, clock_for
 from clawdbot_nb.api.call import CallEngine, CallRequest
 from clawdbot_nb.api.clients import ClientOptions, ClientPool, uses_oauth_wire, with_identity
 from clawdbot_nb.api.clock import Clock, VirtualTime, as_clock
+from clawdbot_nb.api.conversation import check_name
 from clawdbot_nb.api.ledger import Ledger, LedgerUnavailable, current_session, ledger_path
 from clawdbot_nb.api.oauth import OAuthRefresher
 from clawdbot_nb.api.planner import AUTO_TTL, CachePlan, check_ttl, plan_cache
@@ -50,6 +51,7 @@ from clawdbot_nb.state.selection import AuthCandidate, auth_candidates, next_cha
 if TYPE_CHECKING:
     import pandas as pd
 
+    from clawdbot_nb.api.conversation import Conversation
     from clawdbot_nb.api.ledger import LedgerTotals
     from clawdbot_nb.api.reply import Reply
     from clawdbot_nb.api.streaming import AsyncReplyStream, ReplyStream
@@ -175,6 +177,7 @@ class Workspace:
         )
         self._ledger_problem: ClawdbotError | None = None
         self._ledger = self._open_ledger(ledger)
+        self._conversations: Any = None  # opened by the first chat()
         self.bookkeeper = Bookkeeper(self.agent, self._ledger)
         self._overrides: tuple[Any, dict[str, Any]] | None = None
         self._plans: dict[tuple[Any, ...], CachePlan] = {}
@@ -272,6 +275,7 @@ class Workspace:
         tools: list[dict[str, Any]] | None = None,
         cell: str | None = None,
         cache_last_turn: bool | None = None,
+        conversation: str | None = None,
         **extra: Any,
     ) -> CallRequest:
         """Validate a call's arguments (every `ask`/`stream` goes through here).
@@ -279,7 +283,8 @@ class Workspace:
         `cache_last_turn`: mark the prompt for caching so the next call reads it back. By
         default (None) it is marked only when `history` is given (the call continues a
         conversation; `chat()` marks every turn); a one-shot prompt is not, since nothing
-        would read it (see `planner.py`). True marks it anyway, False never.
+        would read it (see `planner.py`). True marks it anyway, False never. `conversation`
+        names the conversation this call is a turn of (`chat()` sets it), for the ledger.
         """
         started = time.perf_counter()
         config = self.agent.config()
@@ -299,6 +304,7 @@ class Workspace:
             extra=extra,
             cell=cell,
             cache_last_turn=_check_flag(cache_last_turn, "cache_last_turn"),
+            conversation=None if conversation is None else check_name(conversation, "conversation"),
             config=config,
             started=started,
         )
@@ -532,6 +538,33 @@ class Workspace:
 
         return batch_results(self, job, **options)
 
+    # -- conversations ---------------------------------------------------------------------------
+
+    def chat(self, name: str | None = None, **defaults: Any) -> Conversation:
+        """The conversation `name` of this agent (`"default"` when None), continued by each
+        `ask`/`stream`: every turn sends the earlier ones and is cached for the next. Options
+        given here (system, model, ttl, max_tokens, tools, profile …) apply to every turn. It is
+        kept in the ledger's file, so it survives a kernel restart (see `api/conversation.py`)."""
+        from clawdbot_nb.api.conversation import Conversation
+
+        return Conversation(self, name, self.conversation_store(), **defaults)
+
+    def conversation_store(self) -> Any:
+        """Where this agent's conversations are kept: the ledger's file, else memory."""
+        if self._conversations is None:
+            from clawdbot_nb.api import conversation_store
+
+            store: Any = None
+            if self._ledger is not None:
+                try:
+                    store = conversation_store.ConversationStore(self._ledger.path)
+                except LedgerUnavailable as problem:
+                    warnings.warn(
+                        f"{problem} Conversations are kept in memory only.", BookkeepingWarning, stacklevel=3
+                    )
+            self._conversations = store or conversation_store.MemoryConversationStore()
+        return self._conversations
+
     # -- lifetime --------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -540,6 +573,8 @@ class Workspace:
         self.watcher.close()
         if self._ledger is not None:
             self._ledger.close()
+        if self._conversations is not None:
+            self._conversations.close()
         if self._sandbox is not None:
             self._sandbox()
 

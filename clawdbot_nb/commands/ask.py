@@ -12,7 +12,16 @@ from pathlib import Path
 
 from clawdbot_nb.errors import UsageError, fix_for
 
-SUMMARY_KEYS = ("model", "profile_id", "ttl_applied", "cell", "agent", "session", "credential_type")
+SUMMARY_KEYS = (
+    "model",
+    "profile_id",
+    "ttl_applied",
+    "cell",
+    "conversation",
+    "agent",
+    "session",
+    "credential_type",
+)
 
 
 def read_system(args: argparse.Namespace) -> str | None:

@@ -37,12 +37,13 @@ Line magic (the clawdbot-nb commands; `%clawdbot COMMAND --help` explains each):
   %clawdbot usage [--summary] [--plot]   every call: tokens, cache reads/writes, hit %, cost
   %clawdbot usage --what-if              your calls under always-5m, always-1h and auto
   %clawdbot cache [--timeline]           what is cached now and until when (live countdown)
+  %clawdbot chat list|show|reset [NAME]  conversations continued from cell to cell (--chat)
   %clawdbot sim start|stop|advance 6m    the built-in simulator (no key, no network)
 
 Cell magic: the cell is the prompt ({name} fills in notebook variables):
   %%clawdbot [--model M] [--ttl 5m|1h|auto] [--system TEXT_OR_{var}] [--system-file F]
              [--profile ID] [--agent ID] [--max-tokens N] [--no-cache] [-o NAME]
-             [--stream-mode update|append|final] [--raw]
+             [--stream-mode update|append|final] [--raw] [--chat [NAME]]
 
 Settings: %config ClawdbotMagics.ttl = "1h" or "auto" (also agent, model, max_tokens, stream_mode,
 show_footer, use_widgets, interpolate, debug). `$NAME` takes a notebook variable or an
@@ -203,13 +204,16 @@ class ClawdbotMagics(Magics):
         cache: bool = True,
         out: str | None = None,
         stream_mode: str | None = None,
+        chat: str | None = None,
     ) -> Any:
-        """Stream one prompt's reply into the notebook, then its usage footer; returns the Reply."""
+        """Stream one prompt's reply into the notebook, then its usage footer; returns the Reply.
+        With `chat`, the prompt is the next turn of that conversation (`Workspace.chat`)."""
         from clawdbot_nb.commands.ask import check_prompt
 
         check_prompt(prompt)
         workspace = self.workspace(agent)
-        stream = workspace.stream(
+        sender = workspace.chat(chat) if chat else workspace
+        stream = sender.stream(
             prompt,
             model=model or self.model or None,
             ttl=ttl or self.ttl or None,
@@ -242,6 +246,7 @@ class ClawdbotMagics(Magics):
             cache=not args.no_cache,
             out=args.out,
             stream_mode=stream_mode,
+            chat=getattr(args, "chat", None),
         )
 
     # -- the magic -------------------------------------------------------------------------------
@@ -336,6 +341,13 @@ class ClawdbotMagics(Magics):
         parser.add_argument("-o", "--out", metavar="NAME", help="store the Reply in this notebook variable")
         parser.add_argument("--stream-mode", choices=list(STREAM_MODES))
         parser.add_argument("--raw", action="store_true", help="do not fill {name} into the cell")
+        parser.add_argument(
+            "--chat",
+            nargs="?",
+            const="default",
+            metavar="NAME",
+            help="continue the conversation NAME (default 'default'); re-running a cell replaces its turn",
+        )
         return parser
 
     def _run_cell(self, line: str, cell: str) -> None:

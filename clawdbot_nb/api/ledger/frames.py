@@ -48,6 +48,7 @@ FRAME_COLUMNS = (
     "setup_s",
     "attempts_s",
     "cell",
+    "conversation",
     "error",
     "agent",
     "credential_type",

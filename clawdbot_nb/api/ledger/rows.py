@@ -70,6 +70,8 @@ class LedgerRow:
     #: Why the call wrote where an earlier one could have let it read (the cache watch's
     #: short cause, e.g. "expired: gap 7 min > 5 min"); None on a hit or a first write.
     why_miss: str | None = None
+    #: The conversation (`Workspace.chat` name) this call was a turn of.
+    conversation: str | None = None
     breakpoints: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -179,6 +181,7 @@ LABEL_FIELDS = (
     "why_miss",
     "job",
     "batch_id",
+    "conversation",
 )
 INT_FIELDS = ("time_ms", "breakpoints", *TOKEN_FIELDS, "stream", "attempts")
 REAL_FIELDS = (*MONEY_FIELDS, "latency_s", "ttft_s", "setup_s", "attempts_s")
@@ -216,6 +219,7 @@ def build_row(
     ttl_applied: str | None = None,
     ttl_note: str | None = None,
     why_miss: str | None = None,
+    conversation: str | None = None,
     breakpoints: int = 0,
     latency_s: float | None = None,
     ttft_s: float | None = None,
@@ -257,6 +261,7 @@ def build_row(
         ttl_applied=ttl_applied,
         ttl_note=ttl_note,
         why_miss=why_miss,
+        conversation=conversation,
         breakpoints=breakpoints,
         input_tokens=counts.input_tokens,
         output_tokens=counts.output_tokens,

@@ -123,6 +123,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             collected INTEGER NOT NULL DEFAULT 0
         )""",
     ),
+    # 5: conversations (`Workspace.chat`): the calls of one carry its name; its turns are kept
+    # here so it survives a kernel restart (api/conversation_store.py).
+    (
+        "ALTER TABLE calls ADD COLUMN conversation_label INTEGER REFERENCES labels (id)",
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            agent TEXT NOT NULL,
+            name TEXT NOT NULL,
+            started_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL,
+            version INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (agent, name)
+        )""",
+        """CREATE TABLE conversation_turns (
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+            position INTEGER NOT NULL,
+            prompt TEXT NOT NULL,
+            reply TEXT NOT NULL,
+            time_ms INTEGER NOT NULL,
+            model TEXT,
+            request_id TEXT,
+            cell TEXT,
+            run TEXT,
+            label TEXT,
+            PRIMARY KEY (conversation_id, position)
+        )""",
+    ),
 )
 #: `PRAGMA user_version` of the schema this code writes; older files are migrated on open.
 SCHEMA_VERSION = len(MIGRATIONS)
