@@ -229,6 +229,13 @@ def test_quickstart_shows_profiles_and_cache_hits_at_5m_and_1h(tmp_path: Path) -
     ttl = calls["#"].index("TTL")
     assert [calls[str(n)][ttl] for n in (1, 2, 3, 4)] == ["5m", "5m", "1h", "1h"]
     assert "4 calls · 2 hits · hit ratio" in html_of(usage)
+    # A conversation: each turn reads the handbook and the turns before it, and writes its own.
+    turns = [footers(cell(notebook, f"chat-{n}"))[0] for n in (1, 2, 3)]
+    assert [t["verdict"] for t in turns] == ["hit+write"] * 3 and turns[0]["read"] == first["write_5m"]
+    for n in (1, 2):
+        assert turns[n]["read"] == turns[n - 1]["read"] + turns[n - 1]["write_5m"]
+    assert 'marked system + turn (conversation) · chat "handbook" turn 3' in shown(cell(notebook, "chat-3"))
+    assert 'chat "handbook" (agent main): 3 turns' in shown(cell(notebook, "chat-show"))
     assert "Simulator stopped" in shown(cell(notebook, "sim-stop"))
 
     # What `python3 dev.py demo` leaves for the user: the executed notebook and its HTML copy.
