@@ -1,9 +1,11 @@
-"""What we know about each Claude model: minimum cacheable prompt, tokenizer generation, prices.
+"""What the client knows about each Claude model: minimum cacheable prompt, tokenizer generation,
+output cap, prices.
 
-One table shared by the simulator (which models exist, their minimums) and the client (cost,
-below-minimum warnings). Facts as of 2026-11 from the Anthropic docs (see
-`../shared/reference/anthropic-api.md` §3.4, §6, §7; output caps from the model pages, as in
-`clawdbot_nb/sim/__init__.py`); entries the docs leave unconfirmed say so.
+The client's table (cost, below-minimum warnings, the `max_tokens` ceiling, model pickers). The
+simulator keeps its own facts (`clawdbot_nb.sim.model_facts`) and never reads this one, so a
+wrong entry here shows up in tests as a disagreement. Facts as of 2026-11 from the Anthropic docs
+(`../shared/reference/anthropic-api.md` §3.4, §6, §7, and the model pages for output caps);
+entries the docs leave unconfirmed say so.
 """
 
 from __future__ import annotations

@@ -21,6 +21,12 @@ breakpoint makes its prefix a cache write (1.25x input at 5m, 2x at 1h) that pay
 
 A breakpoint whose prefix is under the model's minimum cacheable length is reported instead of
 silently caching nothing; `CachePlan.placement` says what was marked and why, in a few words.
+
+Prefix sizes are the client's estimate (`tokenizer`), not exact counts. A breakpoint counts as
+cacheable only when the estimate, less its measured error bound, still reaches the minimum
+(`tokenizer.minimum_verdict`); near the minimum it is marked below it and the plan says the
+prefix "may not be cached", so the plan never promises a write the server refuses. "Nothing
+will be cached" is said only when even the estimate plus its bound stays under the minimum.
 """
 
 from __future__ import annotations
@@ -324,14 +330,22 @@ def plan_cache(
     for where, index in sorted([*chosen_points, *(("yours", i) for i in existing)], key=lambda p: p[1]):
         prefix = cumulative[index]
         control = _block_at(params, blocks[index].path).get("cache_control") or {}
-        below = minimum is not None and prefix < minimum
+        below = minimum is not None and tokenizer.minimum_verdict(prefix, minimum) != "cached"
         points.append(Breakpoint(where, blocks[index].path, control.get("ttl"), prefix, below))
     if points and minimum is not None and all(p.below_minimum for p in points):
         largest = max(p.prefix_tokens for p in points)
-        warnings.append(
-            f"nothing will be cached: the longest marked prefix is about {largest:,} tokens, under the "
-            f"{minimum:,}-token minimum of {params.get('model')}; a longer system prompt or context fixes it"
-        )
+        model = params.get("model")
+        if tokenizer.minimum_verdict(largest, minimum) == "not cached":
+            warnings.append(
+                f"nothing will be cached: the longest marked prefix is about {largest:,} tokens, under the "
+                f"{minimum:,}-token minimum of {model}; a longer system prompt or context fixes it"
+            )
+        else:
+            warnings.append(
+                f"may not be cached: the longest marked prefix is about {largest:,} tokens by the local "
+                f"estimate, too close to the {minimum:,}-token minimum of {model} to be sure "
+                "(count_tokens gives the exact size)"
+            )
     return CachePlan(
         params,
         ttl if ttl is not None else (configured.ttl if configured else None),

@@ -17,9 +17,21 @@ Layout: `core` (routing, one request in, one response out) over `credentials`, `
 the model calls tools, and `json_schema`, instances of a schema), `streaming`, `batches`,
 `models`, `diagnostics`, `faults`, `ratelimits`, `latency`, `clock`, `request_log` (a ring of
 the newest 10,000 records by default); front-ends `transport` (in-process httpx2) and `server`
-(loopback HTTP); `cli` (`clawdbot-nb sim serve`, `sim env`). Model facts (minimums, limits,
-capabilities) are the simulator's own (`model_facts`); token counts come from
-`clawdbot_nb.tokenizer`.
+(loopback HTTP); `cli` (`clawdbot-nb sim serve`, `sim env`). Counting (`bpe`, `positions`) and
+model facts (`model_facts`) are the simulator's own: it imports nothing of the client, so it can
+disagree with it.
+
+Token counts. `bpe` runs the BPE vocabulary the Anthropic SDK shipped as `tokenizer.json` up to
+0.38 (vendored under `vocab/`, MIT, sha256 and origin in `vocab/README.md`) through Hugging Face
+`tokenizers`; `positions` adds the framing of each block (tool 4, first system block 2, first
+block of a message 3, 4 trailing). That vocabulary is Claude 2's, older than every model served
+here. Anthropic publishes no ratio between it and Claude 3 to 4.6 (only that it is no longer
+accurate, anthropic-sdk-python#375), so those models use its counts as they are (factor 1.0);
+Claude 4.7 and later count about 30 % more for the same text (reference §8, the Haiku 5.5 model
+page), so their counts are x1.3, rounded half up per position. The counts are therefore close to
+the real API's, not equal; what the tests need is that they come from a real vocabulary the
+client does not share, so prose, code, JSON and non-Latin text each count differently from the
+client's estimate and a counting mistake there shows up as a disagreement.
 
 Tool use (`tool_use`). Only custom tools are called. `tool_choice` `none` never calls, `tool`
 calls the named tool, `any` the tools asked for or else the first; `auto` (the default) calls
@@ -53,7 +65,7 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | sim serve: bad file in one line  | DESIGN      | `test_sim_serve_bad_credentials_file_one_line`            |
 | sim env: export lines work       | brief       | `test_sim_env_export_lines_point_the_sdk_at_it`           |
 | sim env: 80 columns, bad port    | DESIGN      | `test_sim_env_fits_80_columns_bad_port_one_line`          |
-| count_tokens = shared tokenizer  | §9.7 §11.12 | `test_count_tokens_is_the_shared_tokenizer_total`         |
+| count_tokens = own BPE total     | §8 §9.7     | `test_count_tokens_is_the_vocabularys_bpe_total`          |
 | count_tokens takes cache_control | §2.5        | `test_count_tokens_accepts_cache_control`                 |
 | count_tokens validates           | §9.7        | `test_count_tokens_checks_the_body_and_model`             |
 | Models list with lifecycles      | §7          | `test_models_list_covers_every_model_with_lifecycles`     |
@@ -227,9 +239,12 @@ the project contracts). `tests/sim/test_rules_table.py` checks every test named 
 | Latency off by default           | brief       | `test_latency_is_off_by_default`                          |
 | Latency: a hit is faster         | §10         | `test_a_cache_hit_is_faster_than_a_miss`                  |
 | Latency: output spread           | brief       | `test_streaming_spreads_output_over_time`                 |
-| Tokenizer text rules             | §8          | `test_count_text_rules`                                   |
-| Tokenizer 1.3x on 4.7+           | §8          | `test_model_factor_follows_the_catalog`                   |
-| Tokenizer blocks, framing        | §2.3        | `test_request_blocks_prefix_order_and_framing`            |
+| Own BPE vocabulary, sha256       | §8          | `test_vocabulary_is_vendored_with_its_sha256`             |
+| BPE counts of known texts        | §8          | `test_bpe_counts_of_known_texts`                          |
+| Replies cut at token pieces      | §8          | `test_token_pieces_rebuild_the_text_and_add_up`           |
+| Damaged vocabulary: one line     | DESIGN      | `test_a_damaged_vocabulary_names_the_file_and_the_fix`    |
+| 1.3x tokens on Claude 4.7+       | §8          | `test_new_tokenizer_counts_thirty_percent_more`           |
+| Positions: order, framing, slots | §2.3 §2.4   | `test_request_positions_prefix_order_framing_and_slots`   |
 | Image tokens from header size    | §8          | `test_image_tokens_come_from_the_header_size`             |
 | Counting never raises            | brief       | `test_never_raises_on_odd_input`                          |
 
@@ -282,7 +297,7 @@ Knowingly not simulated:
 - `cache_control` on blocks nested in a `tool_result` (or a document's content) is validated
   but not used as a breakpoint; mark the enclosing block instead.
 - Conversation-shape checks such as every `tool_use` being answered by a `tool_result`.
-- Exact token counts: `clawdbot_nb.tokenizer` is a documented approximation.
+- Exact token counts of today's models: the vocabulary is Claude 2's, scaled (see above).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Rules (reference §2.4, §2.6, §3.3, §3.4, §11.5-7):
   workspace and model, with a TTL of 5 minutes or 1 hour on the virtual clock;
 - each breakpoint looks for an entry at its own position, then walks back one block at a time,
   20 positions in all (the breakpoint included), where a run of consecutive `tool_use` blocks,
-  or of consecutive `tool_result` blocks, is one position (`PrefixPlan.slots`, as the docs
-  count parallel tool calls); the read `A` is the highest position found;
+  or of consecutive `tool_result` blocks, is one position (`Position.slot`, as the docs count
+  parallel tool calls); the read `A` is the highest position found;
 - every entry found is refreshed (`expires = now + ttl`) at no cost;
 - writes happen at the breakpoints after `A` whose cumulative prefix reaches the model's
   minimum; `B` is the last such 1h breakpoint (else `A`), `C` the last such breakpoint (else `A`);
@@ -71,11 +71,11 @@ class PromptCache:
         hit = -1
         with self._lock:
             entries = self._entries
-            slots = plan.slots
+            blocks = plan.blocks
             for bp in plan.breakpoints:
-                lowest_slot = slots[bp.position] - LOOKBACK + 1
+                lowest_slot = blocks[bp.position].slot - LOOKBACK + 1
                 for position in range(bp.position, -1, -1):
-                    if position <= hit or slots[position] < lowest_slot:
+                    if position <= hit or blocks[position].slot < lowest_slot:
                         break
                     key = (scope, hashes[position])
                     entry = entries.get(key)

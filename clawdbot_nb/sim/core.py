@@ -45,6 +45,7 @@ from clawdbot_nb.sim.latency import LatencyModel
 from clawdbot_nb.sim.model_facts import ModelFacts
 from clawdbot_nb.sim.models import ModelRegistry
 from clawdbot_nb.sim.oauth import describe_token_request, handle_token_request
+from clawdbot_nb.sim.positions import request_positions, trailing_tokens
 from clawdbot_nb.sim.prefix import build_plan
 from clawdbot_nb.sim.ratelimits import RateLimits
 from clawdbot_nb.sim.replies import generate_reply
@@ -58,7 +59,6 @@ from clawdbot_nb.sim.validation import (
     parse_json_body,
     validate_messages_body,
 )
-from clawdbot_nb.tokenizer import TRAILING_TOKENS, request_blocks, scale
 
 if TYPE_CHECKING:
     from clawdbot_nb.sim.transport import SimTransport
@@ -487,8 +487,8 @@ class Simulator:
 
     def _run(self, principal: Principal, body: dict, info: ModelFacts, *, tier: str, message_id: str) -> _Run:
         factor = info.tokenizer_factor
-        blocks = request_blocks(body)
-        plan = build_plan(body, blocks, scale(TRAILING_TOKENS, factor), info.default_effort)
+        blocks = request_positions(body, factor)
+        plan = build_plan(body, blocks, trailing_tokens(factor), info.default_effort)
         scope = (*principal.scope, info.id)
         outcome = self._cache.evaluate(scope, plan, self.models.min_cacheable(info.id), self.clock.now())
         reply = generate_reply(body, reply_tokens=self.reply_tokens, factor=factor, id_seed=message_id)
@@ -600,7 +600,8 @@ class Simulator:
         context.model = body.get("model") if isinstance(body.get("model"), str) else None
         info = self._validated_model(body, context.api_version or NEW_API_VERSION, count_tokens=True)
         # Breakpoint rules apply here too (automatic caching is accepted by count_tokens).
-        plan = build_plan(body, request_blocks(body), scale(TRAILING_TOKENS, info.tokenizer_factor))
+        factor = info.tokenizer_factor
+        plan = build_plan(body, request_positions(body, factor), trailing_tokens(factor))
         return self._json({"input_tokens": plan.total}, request_id, context.principal)
 
     # -- batches ------------------------------------------------------------------------------

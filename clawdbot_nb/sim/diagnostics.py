@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from clawdbot_nb.tokenizer import Block
+from clawdbot_nb.sim.positions import Position
 
 __all__ = ["DiagnosticsStore", "Fingerprint", "fingerprint_request"]
 
@@ -56,7 +56,7 @@ class Fingerprint:
 
 def fingerprint_request(
     params: dict,
-    blocks: list[Block],
+    blocks: list[Position],
     *,
     scope: tuple,
     model: str,

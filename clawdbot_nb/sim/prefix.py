@@ -1,6 +1,6 @@
 """A request as the prompt cache sees it: positions, cumulative hashes and the breakpoints.
 
-Positions are the blocks of `tokenizer.request_blocks` (tools, system, messages; reference §2.3).
+Positions are those of `positions.request_positions` (tools, system, messages; reference §2.3).
 Each position's hash covers everything before it, so an edit invalidates every later position.
 Request-level settings are mixed in where the reference's invalidation table (§3.2) says they
 act: web search and citations toggles and `speed` at the start of `system` (system and
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clawdbot_nb.sim.api_errors import invalid_request
-from clawdbot_nb.tokenizer import Block
+from clawdbot_nb.sim.positions import Position
 
 __all__ = ["MAX_BREAKPOINTS", "Breakpoint", "PrefixPlan", "build_plan"]
 
@@ -46,13 +46,11 @@ class Breakpoint:
 class PrefixPlan:
     """Cumulative hash and token count per position, the total `T`, and the breakpoints."""
 
-    blocks: list[Block]
+    blocks: list[Position]
     hashes: list[bytes]
     cumulative: list[int]
     total: int
     breakpoints: list[Breakpoint]
-    #: Each position's lookback slot: a run of consecutive tool_use (or tool_result) blocks is one.
-    slots: list[int]
 
 
 def _dump(value: Any) -> bytes:
@@ -118,7 +116,7 @@ def _chain(state: bytes, data: bytes) -> bytes:
     return hashlib.blake2b(state + data, digest_size=16).digest()
 
 
-def _hashes(params: dict, blocks: list[Block], default_effort: str | None) -> list[bytes]:
+def _hashes(params: dict, blocks: list[Position], default_effort: str | None) -> list[bytes]:
     messages = params.get("messages") or []
     web_search = any(_is_web_search(t) for t in params.get("tools") or ())
     state = b"prefix-v1"
@@ -150,7 +148,7 @@ def _hashes(params: dict, blocks: list[Block], default_effort: str | None) -> li
     return hashes
 
 
-def _breakpoints(params: dict, blocks: list[Block]) -> list[Breakpoint]:
+def _breakpoints(params: dict, blocks: list[Position]) -> list[Breakpoint]:
     explicit = [
         Breakpoint(index, block.cache_control.get("ttl", "5m"))
         for index, block in enumerate(blocks)
@@ -186,7 +184,7 @@ def _breakpoints(params: dict, blocks: list[Block]) -> list[Breakpoint]:
 
 
 def build_plan(
-    params: dict, blocks: list[Block], trailing_tokens: int, default_effort: str | None = None
+    params: dict, blocks: list[Position], trailing_tokens: int, default_effort: str | None = None
 ) -> PrefixPlan:
     """The cache view of a validated request; 400 on breakpoint rules. `default_effort` is the
     model's effort when the request sets none."""
@@ -198,19 +196,4 @@ def build_plan(
         cumulative.append(running)
     # Hashing is only needed when something can be cached.
     hashes = _hashes(params, blocks, default_effort) if breakpoints else []
-    return PrefixPlan(blocks, hashes, cumulative, running + trailing_tokens, breakpoints, _slots(blocks))
-
-
-#: Block types whose consecutive runs count as one lookback position (prompt-caching docs).
-_RUN_TYPES = frozenset({"tool_use", "tool_result"})
-
-
-def _slots(blocks: list[Block]) -> list[int]:
-    slots: list[int] = []
-    slot, run = -1, None
-    for block in blocks:
-        if block.type not in _RUN_TYPES or block.type != run:
-            slot += 1
-        run = block.type if block.type in _RUN_TYPES else None
-        slots.append(slot)
-    return slots
+    return PrefixPlan(blocks, hashes, cumulative, running + trailing_tokens, breakpoints)

@@ -18,8 +18,8 @@
   to `max_tokens`); `max_tokens: 0` gives no content at all (cache pre-warming).
 - Extended or adaptive thinking adds a short `thinking` block first.
 
-Output tokens are counted with the shared tokenizer and the model's factor; a `tool_use` block
-costs its name, its JSON input and 3 more.
+Output tokens are the simulator's BPE tokens of the reply (`bpe`), scaled by the model's factor;
+a `tool_use` block costs its name, its JSON input and 3 more.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from clawdbot_nb.sim.bpe import count_text, token_pieces
 from clawdbot_nb.sim.json_schema import conforms, instance
+from clawdbot_nb.sim.positions import scale
 from clawdbot_nb.sim.tool_use import called_tools, tool_arguments, user_request_text
-from clawdbot_nb.tokenizer import count_text, scale, split_tokens
 
 __all__ = ["Reply", "generate_reply", "last_user_text"]
 
@@ -102,15 +103,10 @@ def _echo(text: str) -> str:
     return echo
 
 
-def token_pieces(text: str) -> list[tuple[str, int]]:
-    """`text` cut into pieces of one token each, as (piece, 1)."""
-    return [(piece, 1) for piece in split_tokens(text)] if text else []
-
-
 def _compose(text: str, target_tokens: int, factor: float) -> str:
     """The default reply: the fixed opening, then filler words while it stays within
-    `target_tokens` (scaled). A single space is free, so the count of the whole is the sum of
-    its words' counts."""
+    `target_tokens` (scaled). The vocabulary splits words at spaces before merging, so the
+    count of the whole is the sum of its words' counts."""
     reply = f'Simulated reply to: "{_echo(text)}".'
     used = count_text(reply)
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).digest()

@@ -45,7 +45,7 @@ def test_costs_match_hand_computation_on_sonnet_5_5(workspace) -> None:
 
 
 def test_costs_on_haiku_4_5_with_its_0_1_read_multiplier(workspace) -> None:
-    system = LONG_SYSTEM * 4  # above Haiku 4.5's 4,096-token minimum
+    system = LONG_SYSTEM * 6  # above Haiku 4.5's 4,096-token minimum (about 5,000 tokens)
     workspace.ask("q", system=system, model="claude-haiku-4-5")
     hit = workspace.ask("q", system=system, model="claude-haiku-4-5")
     h = hit.usage

@@ -9,7 +9,10 @@ import anthropic
 import httpx2
 
 from clawdbot_nb import sim
+from clawdbot_nb.sim import model_facts
+from clawdbot_nb.sim.bpe import count_text
 from clawdbot_nb.sim.credentials import OAUTH_BETA
+from clawdbot_nb.sim.positions import count_request, request_positions
 
 #: Any host works in-process; `localhost` also satisfies the SDK's https rule for token endpoints.
 IN_PROCESS_BASE_URL = "http://localhost"
@@ -20,9 +23,28 @@ NEW_MODEL = "claude-haiku-5-5"
 
 
 def words(count: int, word: str = "alpha") -> str:
-    """Text of exactly `count` base tokens (a 5-letter word is one token, single spaces free)."""
-    assert len(word) <= 5 and word.isalpha()
+    """Text of exactly `count` vocabulary tokens: `word` and ` word` are one token each."""
+    assert count_text(word) == 1 and count_text(" " + word) == 1, word
     return " ".join([word] * count)
+
+
+def _factor(params: dict) -> float:
+    facts = model_facts.lookup(params.get("model"))
+    return facts.tokenizer_factor if facts is not None else 1.0
+
+
+def total_tokens(params: dict) -> int:
+    """The simulator's input-token total of a request body (its own positions and vocabulary)."""
+    return count_request(params, _factor(params))
+
+
+def prefix_sums(params: dict) -> list[int]:
+    """The simulator's cumulative token count at each prefix position of a request body."""
+    total, sums = 0, []
+    for position in request_positions(params, _factor(params)):
+        total += position.tokens
+        sums.append(total)
+    return sums
 
 
 @dataclass

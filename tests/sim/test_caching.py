@@ -8,20 +8,25 @@ from typing import Any
 import anthropic
 import pytest
 
-from clawdbot_nb import sim, tokenizer
+from clawdbot_nb import sim
 from clawdbot_nb.sim.latency import LatencyModel
-from tests.sim.sim_support import MODEL, NEW_MODEL, Api, cache_split, cached_system, words
+from clawdbot_nb.sim.positions import TRAILING_TOKENS
+from tests.sim.sim_support import (
+    MODEL,
+    NEW_MODEL,
+    Api,
+    cache_split,
+    cached_system,
+    prefix_sums,
+    total_tokens,
+    words,
+)
 
 EPHEMERAL = {"type": "ephemeral"}
 ONE_HOUR = {"type": "ephemeral", "ttl": "1h"}
 
 
-def _cumulative(params: dict) -> list[int]:
-    total, out = 0, []
-    for block in tokenizer.request_blocks(params):
-        total += block.tokens
-        out.append(total)
-    return out
+_cumulative = prefix_sums
 
 
 def _three_section_request(**overrides: Any) -> dict:
@@ -37,7 +42,7 @@ def _three_section_request(**overrides: Any) -> dict:
                 "cache_control": EPHEMERAL,
             }
         ],
-        "system": cached_system(words(300, "systm")),
+        "system": cached_system(words(300, "rules")),
         "messages": [
             {"role": "user", "content": [{"type": "text", "text": words(50), "cache_control": EPHEMERAL}]}
         ],
@@ -57,7 +62,7 @@ def test_first_call_writes_second_call_reads(api: Api) -> None:
         "system": cached_system(words(2000)),
         "messages": [{"role": "user", "content": "Question?"}],
     }
-    total = tokenizer.count_request(params)
+    total = total_tokens(params)
     first = client.messages.create(**params).usage
     second = client.messages.create(**params).usage
     system_tokens = 2000 + 2  # the text plus the system framing
@@ -75,7 +80,7 @@ def test_below_minimum_nothing_is_cached(api: Api) -> None:
         "system": cached_system(words(900)),
         "messages": [{"role": "user", "content": "Hi"}],
     }
-    total = tokenizer.count_request(params)
+    total = total_tokens(params)
     for _ in range(2):
         usage = client.messages.create(**params).usage
         assert cache_split(usage) == (0, 0, 0, 0, total)
@@ -205,9 +210,9 @@ def test_mixed_ttl_accounting_follows_abc(api: Api) -> None:
     client = api.client()
     base = _three_section_request()
     base["tools"][0]["cache_control"] = ONE_HOUR
-    base["system"] = cached_system(words(300, "systm"), ttl="1h")
+    base["system"] = cached_system(words(300, "rules"), ttl="1h")
     cumulative = _cumulative(base)
-    total = tokenizer.count_request(base)
+    total = total_tokens(base)
     first = client.messages.create(**base).usage
     # A = 0, B = after the system (last 1h breakpoint), C = after the user turn.
     assert cache_split(first) == (
@@ -222,7 +227,7 @@ def test_mixed_ttl_accounting_follows_abc(api: Api) -> None:
     api.simulator.reset_cache()
     tools_only = {
         **base,
-        "system": [{"type": "text", "text": words(300, "systm")}],
+        "system": [{"type": "text", "text": words(300, "rules")}],
         "messages": [{"role": "user", "content": words(50)}],
     }
     assert client.messages.create(**tools_only).usage.cache_creation_input_tokens == cumulative[0]
@@ -239,7 +244,7 @@ def test_mixed_ttl_accounting_follows_abc(api: Api) -> None:
 
 def test_cookbook_identity_read_next_equals_read_plus_write(api: Api) -> None:
     client = api.client()
-    book = cached_system(words(5000, "pride"))
+    book = cached_system(words(5000, "novel"))
     history: list[dict] = []
     reads: list[int] = []
     writes: list[int] = []
@@ -270,7 +275,7 @@ def test_cookbook_identity_read_next_equals_read_plus_write(api: Api) -> None:
         assert reads[n + 1] == reads[n] + writes[n]
         assert 0 < writes[n + 1] < 100
     # Everything up to the last user turn is cached; only the assistant opener stays uncached.
-    assert inputs == [tokenizer.TRAILING_TOKENS] * 4
+    assert inputs == [TRAILING_TOKENS] * 4
 
 
 # -- lookback -----------------------------------------------------------------------------------
@@ -390,7 +395,7 @@ def test_automatic_caching_moves_forward(api: Api) -> None:
             usages[n + 1].cache_read_input_tokens
             == usages[n].cache_read_input_tokens + usages[n].cache_creation_input_tokens
         )
-    assert all(u.input_tokens == tokenizer.TRAILING_TOKENS for u in usages)
+    assert all(u.input_tokens == TRAILING_TOKENS for u in usages)
 
 
 def test_automatic_caching_walks_back_to_cacheable(inproc: Api) -> None:

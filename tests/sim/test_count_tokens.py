@@ -1,22 +1,25 @@
-"""POST /v1/messages/count_tokens: the same tokenizer as usage, per model, with cache_control accepted."""
+"""POST /v1/messages/count_tokens: the simulator's own BPE counts, per model, cache_control accepted."""
 
 from __future__ import annotations
 
 import anthropic
 import pytest
 
-from clawdbot_nb import tokenizer
-from tests.sim.sim_support import MODEL, NEW_MODEL, Api, cached_system, words
+from tests.sim.sim_support import MODEL, NEW_MODEL, Api, cached_system, total_tokens, words
 
 
-def test_count_tokens_is_the_shared_tokenizer_total(api: Api) -> None:
+def test_count_tokens_is_the_vocabularys_bpe_total(api: Api) -> None:
     params = {
         "model": MODEL,
         "system": "Be brief.",
         "tools": [{"name": "lookup", "description": "Find things", "input_schema": {"type": "object"}}],
-        "messages": [{"role": "user", "content": "The quick brown fox jumps over the lazy dog."}],
+        "messages": [{"role": "user", "content": "Tokenization of 日本語 costs more."}],
     }
-    assert api.client().messages.count_tokens(**params).input_tokens == tokenizer.count_request(params)
+    # Counted by hand in the vendored vocabulary: the tool's compact JSON is 18 tokens ('{"',
+    # 'name', '":"', 'lookup', ...), "Be brief." 3, the user text 11 ('Token', 'ization', ' of',
+    # ' ', then 4 byte tokens for 日本語, ' costs', ' more', '.'); framing 4 + 2 + 3, trailing 4.
+    expected = (18 + 4) + (3 + 2) + (11 + 3) + 4
+    assert api.client().messages.count_tokens(**params).input_tokens == expected == total_tokens(params)
 
 
 def test_new_tokenizer_counts_thirty_percent_more(inproc: Api) -> None:

@@ -8,7 +8,8 @@ import anthropic
 import httpx2
 import pytest
 
-from clawdbot_nb import sim, tokenizer
+from clawdbot_nb import sim
+from clawdbot_nb.sim.bpe import count_text
 from tests.sim.sim_support import MODEL, Api, ask
 
 
@@ -43,7 +44,7 @@ def test_default_reply_echoes_and_has_set_length(inproc: Api) -> None:
     assert text.startswith('Simulated reply to: "What does the prompt cache keep?".')
     assert message.stop_reason == "end_turn"
     assert 30 < message.usage.output_tokens <= 40
-    assert message.usage.output_tokens == tokenizer.count_text(text)
+    assert message.usage.output_tokens == count_text(text)
 
 
 def test_replies_are_deterministic(inproc: Api) -> None:
@@ -58,7 +59,7 @@ def test_max_tokens_truncates_with_stop_reason(api: Api) -> None:
     message = ask(api.client(), "Explain prompt caching in detail please", max_tokens=5)
     assert message.stop_reason == "max_tokens"
     assert message.usage.output_tokens == 5
-    assert tokenizer.count_text(message.content[0].text) == 5
+    assert count_text(message.content[0].text) == 5
 
 
 def test_stop_sequence_cuts_the_reply(inproc: Api) -> None:
@@ -129,7 +130,8 @@ def test_input_tokens_equal_count_tokens_without_caching(api: Api) -> None:
     }
     counted = client.messages.count_tokens(**params).input_tokens
     message = client.messages.create(max_tokens=16, **params)
-    assert message.usage.input_tokens == counted == tokenizer.count_request(params)
+    # "You are terse." is 5 tokens ('You', ' are', ' ter', 'se', '.'), the question 8.
+    assert message.usage.input_tokens == counted == (5 + 2) + (8 + 3) + 4
 
 
 def test_response_headers_request_id_org_workspace(api: Api) -> None:

@@ -7,7 +7,7 @@ import json
 
 import anthropic
 
-from clawdbot_nb import tokenizer
+from clawdbot_nb.sim.bpe import count_text
 from tests.sim.sim_support import MODEL, Api, cached_system, words
 
 
@@ -105,7 +105,7 @@ def test_stream_max_tokens_truncation(inproc: Api) -> None:
         message = stream.get_final_message()
     assert message.stop_reason == "max_tokens"
     assert message.usage.output_tokens == 3
-    assert tokenizer.count_text(message.content[0].text) == 3
+    assert count_text(message.content[0].text) == 3
 
 
 def test_stream_tool_use_sends_input_json_deltas(inproc: Api) -> None:

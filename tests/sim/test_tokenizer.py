@@ -1,16 +1,28 @@
-"""The shared token approximation (`clawdbot_nb.tokenizer`): its documented rules, hold by example."""
+"""The simulator's own counter: the vendored Claude BPE vocabulary and its request positions."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clawdbot_nb import tokenizer
+from clawdbot_nb.sim import bpe, positions
+
+VOCAB = Path(bpe.__file__).parent / "vocab"
+
+
+def test_vocabulary_is_vendored_with_its_sha256() -> None:
+    data = bpe.VOCABULARY.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == bpe.VOCABULARY_SHA256
+    assert "Copyright 2023 Anthropic, PBC" in (VOCAB / "LICENSE").read_text()
+    origin = (VOCAB / "README.md").read_text()
+    assert bpe.VOCABULARY_SHA256 in origin and "anthropic-0.34.2-py3-none-any.whl" in origin
 
 
 @pytest.mark.parametrize(
@@ -18,40 +30,56 @@ from clawdbot_nb import tokenizer
     [
         ("", 0),
         ("the", 1),
-        ("caching", 2),  # every started group of 5 letters
-        ("simulator", 2),
-        ("The quick brown fox jumps over the lazy dog.", 10),  # single spaces are free
-        ("2026", 2),  # every started group of 3 digits
-        ("a\n\nb", 3),  # other whitespace runs are one token
+        ("caching", 1),  # whole words the vocabulary knows are one token
+        ("simulator", 1),
+        ("The quick brown fox jumps over the lazy dog.", 10),  # a leading space joins the word
+        ("2026", 2),  # digits in pairs
+        ("a\n\nb", 4),
         ("x  y", 3),
-        ("日本語", 3),  # each non-ASCII character
+        ("日本語", 4),  # byte-level: 語 takes two tokens
+        ("Привет, мир", 7),
         ("snake_case", 3),
         ("Hello, world!", 4),
+        ("def f(x):\n    return x + 1\n", 11),
+        ('{"a": [1, 2, 3]}', 10),
+        ("🙂", 3),
     ],
 )
-def test_count_text_rules(text: str, tokens: int) -> None:
-    assert tokenizer.count_text(text) == tokens
+def test_bpe_counts_of_known_texts(text: str, tokens: int) -> None:
+    assert bpe.count_text(text) == tokens
 
 
-def test_split_tokens_rebuilds_the_text_one_token_per_piece() -> None:
-    text = "Prompt caching  saves 90%\nof the cost."
-    pieces = tokenizer.split_tokens(text)
-    assert "".join(pieces) == text
-    assert len(pieces) == tokenizer.count_text(text)
-    assert all(tokenizer.count_text(piece) == 1 for piece in pieces)
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_token_pieces_rebuild_the_text_and_add_up(text: str) -> None:
+    pieces = bpe.token_pieces(text)
+    cleaned = text.encode("utf-8", "replace").decode("utf-8")
+    assert "".join(piece for piece, _ in pieces) == cleaned
+    assert sum(count for _, count in pieces) == bpe.count_text(text)
+    assert all(count >= 1 and piece for piece, count in pieces)
 
 
-def test_model_factor_follows_the_catalog() -> None:
-    assert tokenizer.model_factor("claude-sonnet-4-6") == 1.0
-    assert tokenizer.model_factor("claude-opus-4-7") == 1.3
-    assert tokenizer.model_factor("claude-haiku-5-5") == 1.3
-    assert tokenizer.model_factor("not-a-model") == 1.0
-    assert tokenizer.scale(10, 1.3) == 13 and tokenizer.scale(1, 1.3) == 1 and tokenizer.scale(5, 1.3) == 7
+def test_lone_surrogates_are_counted_not_raised() -> None:
+    assert bpe.count_text("a\ud800b") == bpe.count_text("a?b")
 
 
-def test_request_blocks_prefix_order_and_framing() -> None:
+def test_a_damaged_vocabulary_names_the_file_and_the_fix(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    damaged = tmp_path / "claude-tokenizer.json"
+    damaged.write_text("{}")
+    monkeypatch.setattr(bpe, "VOCABULARY", damaged)
+    bpe._tokenizer.cache_clear()
+    try:
+        with pytest.raises(RuntimeError) as caught:
+            bpe._tokenizer()
+        message = str(caught.value)
+        assert str(damaged) in message and "sha256" in message and "Fix:" in message
+        assert "\n" not in message
+    finally:
+        bpe._tokenizer.cache_clear()
+
+
+def test_request_positions_prefix_order_framing_and_slots() -> None:
     params = {
-        "model": "claude-sonnet-4-6",
         "tools": [{"name": "f", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
         "system": [{"type": "text", "text": "be brief"}, {"type": "text", "text": "really"}],
         "messages": [
@@ -61,35 +89,43 @@ def test_request_blocks_prefix_order_and_framing() -> None:
                 "content": [
                     {"type": "thinking", "thinking": "hmm", "signature": "s"},
                     {"type": "text", "text": "hi"},
+                    {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+                    {"type": "tool_use", "id": "t2", "name": "f", "input": {}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "t1", "content": "a"},
+                    {"type": "tool_result", "tool_use_id": "t2", "content": "b"},
+                    {"type": "text", "text": "go on"},
                 ],
             },
         ],
     }
-    blocks = tokenizer.request_blocks(params)
-    assert [(b.section, b.path) for b in blocks] == [
+    found = positions.request_positions(params)
+    assert [(p.section, p.path) for p in found[:4]] == [
         ("tools", ("tools", 0)),
         ("system", ("system", 0)),
         ("system", ("system", 1)),
         ("messages", ("messages", 0, 0)),
-        ("messages", ("messages", 1, 0)),
-        ("messages", ("messages", 1, 1)),
     ]
-    assert blocks[0].cache_control == {"type": "ephemeral"} and blocks[0].cacheable
-    assert blocks[1].tokens == 2 + 2 and blocks[2].tokens == 2  # framing on the first system block only
-    assert blocks[3].tokens == 2 + 3  # "hello there" plus the role marker
-    assert blocks[4].type == "thinking" and not blocks[4].cacheable
-    assert blocks[5].tokens == 1
-    assert tokenizer.count_request(params) == sum(b.tokens for b in blocks) + tokenizer.TRAILING_TOKENS
+    assert found[0].cache_control == {"type": "ephemeral"} and found[0].cacheable
+    assert found[1].tokens == 2 + 2 and found[2].tokens == 1  # framing on the first system block only
+    assert found[3].tokens == 2 + 3  # "hello there" plus the role marker
+    assert found[4].type == "thinking" and not found[4].cacheable
+    # Two tool_use blocks share a lookback slot, and so do the two tool_results.
+    assert [p.slot for p in found] == [0, 1, 2, 3, 4, 5, 6, 6, 7, 7, 8]
+    assert positions.count_request(params) == sum(p.tokens for p in found) + positions.TRAILING_TOKENS
+    assert positions.count_request(params, 1.3) == sum(
+        positions.scale(p.tokens, 1.3) for p in found
+    ) + positions.scale(4, 1.3)
 
 
 def test_string_and_block_system_prompts_count_the_same() -> None:
-    as_string = {
-        "model": "claude-haiku-5-5",
-        "system": "You are terse.",
-        "messages": [{"role": "user", "content": "x"}],
-    }
+    as_string = {"system": "You are terse.", "messages": [{"role": "user", "content": "x"}]}
     as_blocks = {**as_string, "system": [{"type": "text", "text": "You are terse."}]}
-    assert tokenizer.count_request(as_string) == tokenizer.count_request(as_blocks)
+    assert positions.count_request(as_string) == positions.count_request(as_blocks)
 
 
 def _png(width: int, height: int) -> str:
@@ -104,11 +140,10 @@ def test_image_tokens_come_from_the_header_size() -> None:
         return {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
 
     def tokens(block: dict) -> int:
-        params = {"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": [block]}]}
-        return tokenizer.request_blocks(params)[0].tokens - 3
+        return positions.request_positions({"messages": [{"role": "user", "content": [block]}]})[0].tokens - 3
 
     assert tokens(image(_png(300, 250))) == 100  # 300 * 250 / 750
-    assert tokens(image(_png(4000, 3000))) == tokenizer.IMAGE_MAX_TOKENS
+    assert tokens(image(_png(4000, 3000))) == positions.IMAGE_MAX_TOKENS
     assert tokens({"type": "image", "source": {"type": "url", "url": "https://x.invalid/a.png"}}) == 1600
     assert tokens(image("not base64 at all")) == 1600
 
@@ -119,8 +154,8 @@ def test_pdf_documents_count_per_page() -> None:
         "type": "document",
         "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()},
     }
-    params = {"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": [block]}]}
-    assert tokenizer.request_blocks(params)[0].tokens == 3 * tokenizer.PDF_PAGE_TOKENS + 3
+    found = positions.request_positions({"messages": [{"role": "user", "content": [block]}]})
+    assert found[0].tokens == 3 * positions.PDF_PAGE_TOKENS + 3
 
 
 _json = st.recursive(
@@ -131,17 +166,7 @@ _json = st.recursive(
     max_leaves=20,
 )
 _types = st.sampled_from(
-    [
-        "text",
-        "image",
-        "document",
-        "tool_use",
-        "tool_result",
-        "thinking",
-        "redacted_thinking",
-        "search_result",
-        "x",
-    ]
+    ["text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking", "x"]
 )
 _fields = st.sampled_from(["text", "source", "input", "name", "content", "thinking", "data", "cache_control"])
 _block = st.builds(
@@ -156,7 +181,6 @@ _message = st.fixed_dictionaries(
 _params = st.fixed_dictionaries(
     {},
     optional={
-        "model": st.one_of(st.sampled_from(["claude-haiku-5-5", "claude-sonnet-4-6"]), _json),
         "tools": st.one_of(_json, st.lists(st.one_of(_block, _json), max_size=3)),
         "system": st.one_of(_json, st.lists(st.one_of(_block, _json), max_size=3)),
         "messages": st.one_of(_json, st.lists(st.one_of(_message, _json), max_size=4)),
@@ -167,12 +191,13 @@ _params = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(_params)
 def test_never_raises_on_odd_input(params: dict) -> None:
-    assert tokenizer.count_request(params) >= 0
-    for block in tokenizer.request_blocks(params):
-        assert block.tokens >= 0
+    assert positions.count_request(params) >= 0
+    slots = [p.slot for p in positions.request_positions(params)]
+    assert slots == sorted(slots)
 
 
-def test_counting_a_long_text() -> None:
+def test_counting_a_long_text_once() -> None:
     text = "The quick brown fox jumps over the lazy dog. " * 20_000  # ~900K characters
-    tokenizer._count_str.cache_clear()
-    assert tokenizer.count_text(text) == 200_000
+    bpe._COUNTS.clear()
+    assert bpe.count_text(text) == 200_001
+    assert bpe.count_text(text) == 200_001  # the second time from the bounded cache
