@@ -304,12 +304,15 @@ def explain(
     history: Sequence[PastCall],
     minimum: int | None,
     key: bytes,
+    hit: int | None = None,
 ) -> MissCause | None:
     """Why `current` (sent at `sent_at`, event number `sent_seq`) wrote or cached nothing where
     an earlier call could have let it read; None on a hit, a first write, or caching off.
 
     `entries` and `history` are the watch's knowledge before this call; `params` is the body
-    sent (only to locate a change inside a block; nothing of it is kept).
+    sent (only to locate a change inside a block; nothing of it is kept). `hit` is the position
+    the call read through (-1 for none), when the caller located it; else the position whose
+    size is nearest what was read.
     """
     if not current.breakpoints:
         return None
@@ -335,7 +338,8 @@ def explain(
             f"our estimate; by the API's count it is probably under {model}'s minimum.",
         )
 
-    hit = current.position_of_tokens(read) if read else -1
+    if hit is None:
+        hit = current.position_of_tokens(read) if read else -1
     last_mark = max(bp.position for bp in current.breakpoints)
 
     # 1. An entry the watch knows holds a deeper prefix of this very request.

@@ -273,6 +273,27 @@ class RequestPrint:
             return -1
         return min(range(len(self.blocks)), key=lambda p: abs(self.blocks[p].cumulative_tokens - tokens))
 
+    def with_counts(self, counts: Sequence[int], total: int) -> RequestPrint:
+        """This print with the cumulative counts per position (and the total) replaced, e.g. by
+        what the API counted (`token_counts.anchored`)."""
+        if total == self.total_tokens and all(
+            b.cumulative_tokens == c for b, c in zip(self.blocks, counts, strict=True)
+        ):
+            return self
+        blocks, previous = [], 0
+        for block, count in zip(self.blocks, counts, strict=True):
+            blocks.append(_replace_counts(block, count - previous, count))
+            previous = count
+        return RequestPrint(
+            self.model,
+            tuple(blocks),
+            self.breakpoints,
+            self.system_settings,
+            self.message_settings,
+            self.last_turn_start,
+            total,
+        )
+
     def without_marks(self) -> RequestPrint:
         blocks = tuple(_replace_text(b, b.text.without_marks()) for b in self.blocks)
         return RequestPrint(
@@ -284,6 +305,22 @@ class RequestPrint:
             self.last_turn_start,
             self.total_tokens,
         )
+
+
+def _replace_counts(block: BlockPrint, tokens: int, cumulative: int) -> BlockPrint:
+    return BlockPrint(
+        block.position,
+        block.section,
+        block.path,
+        block.kind,
+        block.location,
+        block.area,
+        block.digest,
+        block.prefix,
+        tokens,
+        cumulative,
+        block.text,
+    )
 
 
 def _replace_text(block: BlockPrint, text: TextPrint) -> BlockPrint:

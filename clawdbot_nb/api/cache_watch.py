@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import warnings
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -48,6 +48,7 @@ from clawdbot_nb.api.cache_explain import (
 from clawdbot_nb.api.cache_prints import BreakpointPrint, RequestPrint, fingerprint
 from clawdbot_nb.api.cache_rules import TTL_SECONDS
 from clawdbot_nb.api.pricing import ModelPrices, UsageCounts
+from clawdbot_nb.api.token_counts import anchored, locate, usage_points
 from clawdbot_nb.api.ttl_policy import (
     Evidence,
     PriceRatios,
@@ -89,6 +90,8 @@ TURN_SAMPLE = 20
 KEEP_MEMORY_CALLS = 5000
 #: Prints (and their stored shapes) of recent plans, reused when a plan is sent again.
 MEMO_SIZE = 64
+#: Prefixes whose exact size (as the API counts it) is remembered.
+MAX_COUNTS = 4096
 #: A block's text print is marked used in the store again after this long (for trimming).
 TEXT_BUMP_S = 3600.0
 #: Another process's changes are looked for at most this often (a look is a query).
@@ -183,6 +186,8 @@ class CacheWatch:
         #: What the call being finished added, for the store.
         self._new_events: list[TimelineEvent] = []
         self._new_retired: list[CacheEntry] = []
+        #: (model, prefix digest) → its exact token count, learned from replies' usage.
+        self._counts: OrderedDict[tuple[str, bytes], int] = OrderedDict()
 
     # -- the store -------------------------------------------------------------------------------
 
@@ -230,6 +235,14 @@ class CacheWatch:
             written = tuple(json.loads(row["written"]))
             printed = print_from_json(row["shape"], state.texts)
             self._history.append(PastCall(-row["id"], printed, scope, row["sent_at"], written, row["hit"]))
+            usage = UsageCounts(
+                row["input_tokens"],
+                row["output_tokens"],
+                row["cache_read_tokens"],
+                row["cache_write_5m_tokens"],
+                row["cache_write_1h_tokens"],
+            )
+            self._learn(printed, usage, row["hit"], written)
         self._uses = UseHistory()
         for row in state.uses:
             self._uses.record(bytes(row["prefix"]), row["at"])
@@ -328,9 +341,11 @@ class CacheWatch:
         output_tokens, cost_usd) for the what-if replays.
         """
         self.began(ticket)
-        current, scope, at = ticket.print, ticket.scope, ticket.sent_at
+        scope, at = ticket.scope, ticket.sent_at
         with self._lock:
             self._sync()
+            current, hit, points = self._sized(ticket.print, scope, usage, minimum)
+            ticket.print = current
             why = explain(
                 current,
                 ticket.params,
@@ -342,12 +357,11 @@ class CacheWatch:
                 history=list(self._history),
                 minimum=minimum,
                 key=self.key,
+                hit=hit,
             )
-            read = usage.cache_read_tokens
-            hit = current.position_of_tokens(read) if read else -1
             self._new_events, self._new_retired = [], []
             refreshed = self._refresh(ticket, hit, prices)
-            written = self._write(ticket, usage, hit, minimum, prices)
+            written = self._write(ticket, points, hit, prices)
             past = PastCall(ticket.call, current, scope, at, tuple(e.position for e in written), hit)
             self._history.append(past)
             self._forget(at)
@@ -398,6 +412,57 @@ class CacheWatch:
                 row[name] = record[name]
         return row
 
+    # -- sizes as the API counts them -------------------------------------------------------------
+
+    def _known(self, printed: RequestPrint) -> dict[int, int]:
+        """The positions of `printed` whose exact size an earlier reply told."""
+        known = {}
+        for block in printed.blocks:
+            count = self._counts.get((printed.model, block.prefix))
+            if count is not None:
+                known[block.position] = count
+        return known
+
+    def _learn(self, printed: RequestPrint, usage: UsageCounts, hit: int, written: tuple[int, ...]) -> None:
+        ttls = {bp.position: bp.ttl for bp in printed.breakpoints}
+        points = usage_points(hit, [(p, ttls.get(p, "5m")) for p in written], usage)
+        for position, count in points.items():
+            if 0 <= position < len(printed.blocks):
+                key = (printed.model, printed.blocks[position].prefix)
+                self._counts[key] = count
+                self._counts.move_to_end(key)
+        while len(self._counts) > MAX_COUNTS:
+            self._counts.popitem(last=False)
+
+    def _sized(
+        self, printed: RequestPrint, scope: Scope, usage: UsageCounts, minimum: int | None
+    ) -> tuple[RequestPrint, int, list[BreakpointPrint]]:
+        """(`printed` sized as the API counted it, the position read through, the breakpoints
+        written). Reads end where an entry can be (a breakpoint, or an entry the watch knows);
+        writes at breakpoints past the read that reach the model's minimum."""
+        estimates = [b.cumulative_tokens for b in printed.blocks]
+        known = self._known(printed)
+        total = usage.prompt_tokens or None
+        counts, _ = anchored(estimates, known, estimated_total=printed.total_tokens, total=total)
+        marks = [bp.position for bp in printed.breakpoints]
+        hit = -1
+        if usage.cache_read_tokens and marks:
+            entries = {e.prefix for (s, _), e in self._entries.items() if s.model == scope.model}
+            candidates = [p for p in range(max(marks) + 1) if printed.blocks[p].prefix in entries]
+            hit = locate(usage.cache_read_tokens, [*marks, *candidates], counts, known)
+        points: list[BreakpointPrint] = []
+        if usage.cache_write_tokens:
+            beyond = [bp for bp in printed.breakpoints if bp.position > hit]
+            through = usage.cache_read_tokens + usage.cache_write_tokens
+            last = locate(through, [bp.position for bp in beyond], counts, known)
+            points = [bp for bp in beyond if bp.position <= last]
+        exact = {**known, **usage_points(hit, [(bp.position, bp.ttl) for bp in points], usage)}
+        counts, total = anchored(estimates, exact, estimated_total=printed.total_tokens, total=total)
+        if minimum is not None:
+            points = [bp for bp in points if counts[bp.position] >= minimum or bp is points[-1]]
+        self._learn(printed, usage, hit, tuple(bp.position for bp in points))
+        return printed.with_counts(counts, total), hit, points
+
     def _refresh(self, ticket: CallTicket, hit: int, prices: ModelPrices | None) -> list[CacheEntry]:
         """Entries this call read: per breakpoint, the first live entry walking back (as the API)."""
         if hit < 0:
@@ -424,21 +489,11 @@ class CacheWatch:
     def _write(
         self,
         ticket: CallTicket,
-        usage: UsageCounts,
+        points: list[BreakpointPrint],
         hit: int,
-        minimum: int | None,
         prices: ModelPrices | None,
     ) -> list[CacheEntry]:
-        written_tokens = usage.cache_write_tokens
-        if written_tokens == 0:
-            return []
         current, at, scope = ticket.print, ticket.sent_at, ticket.scope
-        last = current.position_of_tokens(usage.cache_read_tokens + written_tokens)
-        points = [
-            bp
-            for bp in current.breakpoints
-            if hit < bp.position <= last and (minimum is None or current.cumulative(bp.position) >= minimum)
-        ]
         out = []
         previous = current.cumulative(hit)
         for bp in points:
@@ -563,8 +618,13 @@ class CacheWatch:
             reuse = self._turn_reuse()
             key = use_key(printed)
             evidence = self._uses.evidence(key, now) if key is not None else _NO_EVIDENCE
+            counts, _ = anchored(
+                [b.cumulative_tokens for b in printed.blocks],
+                self._known(printed),
+                estimated_total=printed.total_tokens,
+            )
         return choose_for_request(
-            [b.cumulative_tokens for b in printed.blocks],
+            counts,
             [bp.position for bp in printed.breakpoints],
             printed.last_turn_start,
             hit=hit,

@@ -5,9 +5,10 @@ prices them.
 
 The replay keeps its own cache: an entry is found while its age is under its TTL, a hit
 refreshes it and keeps its TTL, a read walks back 20 blocks from each breakpoint, writes follow
-the A/B/C rule and need the model's minimum. Token counts are the tokenizer's estimates scaled
-to what the API reported for the call, so a replay of the TTLs actually sent ("as sent")
-reproduces what was paid when the API behaved as documented — the replay's own check. Calls are
+the A/B/C rule and need the model's minimum. Token counts are the API's where any recorded
+reply stated them (the prefix read, the prefix written: `token_counts`), the tokenizer's
+estimates fitted between those points elsewhere, so a replay of the TTLs actually sent ("as
+sent") reproduces what was paid when the API behaved as documented — the replay's own check. Calls are
 taken as sequential (parallel calls would change nothing but in-flight writes). OAuth and
 setup-token calls keep 5m under every policy: their wire path ignores TTLs.
 """
@@ -25,6 +26,7 @@ from clawdbot_nb import catalog
 from clawdbot_nb.api.cache_explain import Scope, walk_lookup
 from clawdbot_nb.api.cache_rules import TTL_SECONDS, entry_alive
 from clawdbot_nb.api.pricing import UsageCounts, compute_cost
+from clawdbot_nb.api.token_counts import anchored, usage_points
 from clawdbot_nb.api.ttl_policy import PriceRatios, UseHistory, choose_for_request, turn_reuse
 
 if TYPE_CHECKING:
@@ -54,6 +56,8 @@ class RecordedCall:
     usage: UsageCounts
     paid_usd: float | None = None
     request_id: str | None = None
+    hit: int = -1  # the position the call read through
+    written: tuple[int, ...] = ()  # the breakpoints it wrote
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RecordedCall:
@@ -77,15 +81,24 @@ class RecordedCall:
             usage=usage,
             paid_usd=_field(row, "cost_usd"),
             request_id=_field(row, "request_id"),
+            hit=_field(row, "hit") if _field(row, "hit") is not None else -1,
+            written=tuple(json.loads(_field(row, "written") or "[]")),
         )
 
-    def calibrated(self) -> tuple[list[int], int]:
-        """(cumulative tokens per position, total) scaled to the prompt size the API reported."""
-        observed = self.usage.prompt_tokens
-        if observed <= 0 or self.total_tokens <= 0 or observed == self.total_tokens:
-            return list(self.cumulative), self.total_tokens
-        factor = observed / self.total_tokens
-        return [round(c * factor) for c in self.cumulative], observed
+    def exact_counts(self) -> dict[bytes, int]:
+        """The prefixes whose size this call's usage stated, by prefix digest."""
+        ttls = dict(self.breakpoints)
+        written = [(p, ttls.get(p, "5m")) for p in self.written if 0 <= p < len(self.prefixes)]
+        hit = self.hit if 0 <= self.hit < len(self.prefixes) else -1
+        return {self.prefixes[p]: n for p, n in usage_points(hit, written, self.usage).items()}
+
+    def calibrated(self, known: Mapping[bytes, int] | None = None) -> tuple[list[int], int]:
+        """(cumulative tokens per position, total): exact where this call or `known` (prefix
+        digest → size, from other calls) says, fitted to the reported prompt size elsewhere."""
+        known = {**(known or {}), **self.exact_counts()}
+        exact = {p: known[prefix] for p, prefix in enumerate(self.prefixes) if prefix in known}
+        observed = self.usage.prompt_tokens or None
+        return anchored(self.cumulative, exact, estimated_total=self.total_tokens, total=observed)
 
 
 @dataclass(frozen=True)
@@ -139,9 +152,9 @@ class _Replayer:
             ratios=PriceRatios.for_model(call.scope.model, self.overrides),
         ).ttl
 
-    def step(self, call: RecordedCall) -> ReplayedCall:
+    def step(self, call: RecordedCall, known: Mapping[bytes, int] | None = None) -> ReplayedCall:
         at = call.sent_at
-        cumulative, total = call.calibrated()
+        cumulative, total = call.calibrated(known)
         positions = [p for p, _ in call.breakpoints]
 
         def live(position: int) -> bool:
@@ -202,7 +215,17 @@ def replay(
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
     replayer = _Replayer(policy, overrides)
-    return [replayer.step(call) for call in sorted(calls, key=lambda c: c.sent_at)]
+    known = exact_counts(calls)
+    ordered = sorted(calls, key=lambda c: c.sent_at)
+    return [replayer.step(call, known.get(call.scope.model)) for call in ordered]
+
+
+def exact_counts(calls: Iterable[RecordedCall]) -> dict[str, dict[bytes, int]]:
+    """Per model, every prefix whose size some call's usage stated (prefix digest → tokens)."""
+    known: dict[str, dict[bytes, int]] = {}
+    for call in calls:
+        known.setdefault(call.scope.model, {}).update(call.exact_counts())
+    return known
 
 
 def _use_position(call: RecordedCall) -> int:
