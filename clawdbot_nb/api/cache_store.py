@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from clawdbot_nb.api.cache_prints import BlockPrint, BreakpointPrint, RequestPrint, TextPrint
+from clawdbot_nb.api.pricing import UsageCounts
 
 FILENAME = "cache-watch.sqlite"
 _BUSY_TIMEOUT_MS = 30_000
@@ -131,6 +132,17 @@ def shape_to_json(printed: RequestPrint) -> str:
             "total_tokens": printed.total_tokens,
         },
         separators=(",", ":"),
+    )
+
+
+def usage_of(row: Any) -> UsageCounts:
+    """The usage a stored call row records."""
+    return UsageCounts(
+        row["input_tokens"],
+        row["output_tokens"],
+        row["cache_read_tokens"],
+        row["cache_write_5m_tokens"],
+        row["cache_write_1h_tokens"],
     )
 
 

@@ -214,7 +214,7 @@ class CacheWatch:
         except Exception as error:  # a broken file must never break a call
             self._store_failed(error)
             return
-        from clawdbot_nb.api.cache_store import print_from_json
+        from clawdbot_nb.api.cache_store import print_from_json, usage_of
 
         self._entries.clear()
         self._retired.clear()
@@ -235,14 +235,7 @@ class CacheWatch:
             written = tuple(json.loads(row["written"]))
             printed = print_from_json(row["shape"], state.texts)
             self._history.append(PastCall(-row["id"], printed, scope, row["sent_at"], written, row["hit"]))
-            usage = UsageCounts(
-                row["input_tokens"],
-                row["output_tokens"],
-                row["cache_read_tokens"],
-                row["cache_write_5m_tokens"],
-                row["cache_write_1h_tokens"],
-            )
-            self._learn(printed, usage, row["hit"], written)
+            self._learn(printed, usage_of(row), row["hit"], written)
         self._uses = UseHistory()
         for row in state.uses:
             self._uses.record(bytes(row["prefix"]), row["at"])

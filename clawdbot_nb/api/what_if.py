@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from clawdbot_nb import catalog
 from clawdbot_nb.api.cache_explain import Scope, walk_lookup
 from clawdbot_nb.api.cache_rules import TTL_SECONDS, entry_alive
+from clawdbot_nb.api.cache_store import usage_of
 from clawdbot_nb.api.pricing import UsageCounts, compute_cost
 from clawdbot_nb.api.token_counts import anchored, usage_points
 from clawdbot_nb.api.ttl_policy import PriceRatios, UseHistory, choose_for_request, turn_reuse
@@ -63,13 +64,7 @@ class RecordedCall:
     def from_row(cls, row: Mapping[str, Any]) -> RecordedCall:
         shape = json.loads(row["shape"])
         blocks = shape["blocks"]
-        usage = UsageCounts(
-            row["input_tokens"],
-            row["output_tokens"],
-            row["cache_read_tokens"],
-            row["cache_write_5m_tokens"],
-            row["cache_write_1h_tokens"],
-        )
+        usage = usage_of(row)
         return cls(
             sent_at=row["sent_at"],
             scope=Scope(row["model"], row["credential"], row["organization"], row["workspace"]),
