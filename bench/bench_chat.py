@@ -22,10 +22,12 @@ and 20-turn conversations under this planner, claudette's placement and the TTL 
    the model's, and how many turns' usage the model predicted exactly.
 
 What the conversation model assumes: one agent and one model (claude-sonnet-4-6: tokenizer
-factor 1, reads at 0.1x, 1,024-token minimum; `--model` for another); questions ~40 words
-(log-normal), replies ~250 tokens (log-normal, cut at max_tokens); text turns only; a turn is sent
-when the previous reply is in (no parallel calls); the cache as the simulator implements the
-documented rules (see `conversation_cost_model.py`).
+factor 1, reads at 0.1x, 1,024-token minimum; `--model` for another of factor 1); questions ~40
+tokens (log-normal), replies ~250 tokens (log-normal, cut at max_tokens); text turns only; a turn
+is sent when the previous reply is in (no parallel calls); the cache as the simulator implements
+the documented rules (see `conversation_cost_model.py`). Every size is in the simulator's tokens,
+and both models count the texts they send with the simulator's counter, not the client's
+estimate.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from conversation_cost_model import (
     run_policy,
     sessions,
 )
+from sized_texts import sized_text
 
 from clawdbot_nb.api.pricing import prices_for
 
@@ -69,7 +72,16 @@ def _isolated_home() -> str:
 # 1. One-shot questions
 
 
-def one_shot_hits(model: str, document_tokens: int, question_words: int, ttl: str, mark: bool) -> float:
+def one_shot_texts(
+    cost_model: one_shot.CostModel, document_tokens: int, question_tokens: int
+) -> tuple[str, list[str]]:
+    """The document (its system position about `document_tokens`) and four questions of
+    `question_tokens` each, in the simulator's tokens."""
+    document = cost_model.document(1, document_tokens)
+    return document, [sized_text(100 + number, question_tokens) for number in range(4)]
+
+
+def one_shot_hits(model: str, document_tokens: int, question_tokens: int, ttl: str, mark: bool) -> float:
     """Input-side cost per hit call, measured: a workspace on a fresh simulator, one call writes
     the document, three new questions read it."""
     from clawdbot_nb import sim
@@ -77,12 +89,10 @@ def one_shot_hits(model: str, document_tokens: int, question_words: int, ttl: st
 
     prices = prices_for(model)
     assert prices is not None
-    cost_model = one_shot.CostModel(model)
-    document = one_shot_text(1, cost_model.system_words(document_tokens))
+    document, questions = one_shot_texts(one_shot.CostModel(model), document_tokens, question_tokens)
     with Workspace.simulated(sim.Simulator(reply_tokens=5000), model=model, ledger=False) as workspace:
         costs = []
-        for number in range(4):
-            question = one_shot_text(100 + number, question_words)
+        for number, question in enumerate(questions):
             reply = workspace.ask(
                 question, system=document, ttl=ttl, max_tokens=20, cache_last_turn=mark or None
             )
@@ -92,16 +102,14 @@ def one_shot_hits(model: str, document_tokens: int, question_words: int, ttl: st
     return sum(costs) / len(costs)
 
 
-def one_shot_text(tag: int, words: int) -> str:
-    return chat_model.text(tag, words)
-
-
-def predicted_hit(model: str, document_tokens: int, question_words: int, ttl: str, mark: bool) -> float:
+def predicted_hit(model: str, document_tokens: int, question_tokens: int, ttl: str, mark: bool) -> float:
+    """The same hit call's input-side cost by the issue-12 model, counting the same texts."""
     cost_model = one_shot.CostModel(model, last_turn_mark=mark)
-    system = cost_model.system_tokens(cost_model.system_words(document_tokens))
+    document, questions = one_shot_texts(cost_model, document_tokens, question_tokens)
+    system, user = cost_model.sizes(document, questions[1])
     state = one_shot.State(system=ttl, turn=ttl if mark else None)
-    call = one_shot.Call(60.0, question_words, 0, repeat=False)
-    usage, _ = cost_model.step(state, call, system, ttl)
+    call = one_shot.Call(60.0, question_tokens, 0, repeat=False)
+    usage, _ = cost_model.step(state, call, system, user, ttl)
     return cost_model.cost(usage)
 
 
@@ -113,15 +121,15 @@ def table_one_shot() -> None:
     print(header)
     for model in ("claude-sonnet-4-6", "claude-sonnet-5-5"):
         for document in (5_000, 20_000, 100_000):
-            for words in (50, 200, 300):
+            for tokens in (50, 200, 300):
                 for ttl in ("5m", "1h"):
-                    marked = one_shot_hits(model, document, words, ttl, True)
-                    unmarked = one_shot_hits(model, document, words, ttl, False)
+                    marked = one_shot_hits(model, document, tokens, ttl, True)
+                    unmarked = one_shot_hits(model, document, tokens, ttl, False)
                     lower = 1 - unmarked / marked
-                    predicted = 1 - predicted_hit(model, document, words, ttl, False) / predicted_hit(
-                        model, document, words, ttl, True
+                    predicted = 1 - predicted_hit(model, document, tokens, ttl, False) / predicted_hit(
+                        model, document, tokens, ttl, True
                     )
-                    row = f"{model:<18} {document // 1000:>4}k {words:>8} {ttl:>3} "
+                    row = f"{model:<18} {document // 1000:>4}k {tokens:>8} {ttl:>3} "
                     print(row + f"{marked:>12.6f} {unmarked:>10.6f} {lower:>6.1%} {predicted:>6.1%}")
 
 

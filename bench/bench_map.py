@@ -26,10 +26,13 @@ MODEL = "claude-sonnet-5-5"
 
 
 def prefix_of(tokens: int) -> str:
-    from clawdbot_nb import tokenizer
+    """A system prompt of about `tokens` tokens on MODEL, as the server (the simulator) counts."""
+    from clawdbot_nb.sim import model_facts
+    from clawdbot_nb.sim.bpe import count_text
 
     unit = "Sort each ticket into billing, bug, question, account or shipping; answer in one word. "
-    per_unit = tokenizer.count_text(unit)
+    # What one more repetition adds (joined, a unit's edges merge differently than alone).
+    per_unit = (count_text(unit * 2) - count_text(unit)) * model_facts.lookup(MODEL).tokenizer_factor
     return unit * max(1, round(tokens / per_unit))
 
 

@@ -25,9 +25,11 @@ What the model assumes:
   it sent before issue 14; `cache_last_turn=True` asks for it now), in the second not (what it
   sends for a one-shot question since issue 14);
 - a question is new, except that one call in ten re-runs the previous question exactly;
-  questions are ~40 words (log-normal), outputs ~250 tokens (log-normal, cut by max_tokens);
-- token counts are the shared tokenizer's (`clawdbot_nb.tokenizer`): framing included, scaled by
-  the model's factor, 4 trailing tokens never cached;
+  questions are ~40 tokens (log-normal), outputs ~250 tokens (log-normal, cut by max_tokens);
+- token counts are the simulator's, as the server counts (`clawdbot_nb.sim.positions`: its own
+  BPE vocabulary, framing included, scaled by the model's factor, 4 trailing tokens never
+  cached), of the very texts the replay sends (`CostModel.system_text`, `question_texts`); the
+  client's estimate (`clawdbot_nb.tokenizer`) plays no part in the model's arithmetic;
 - the cache follows the documented rules as the simulator implements them: an entry is found
   while its age (since its last write or hit) is under its TTL, a hit refreshes it for free, an
   entry keeps the TTL it was written with (a call that reads a 5m entry cannot turn it into 1h),
@@ -140,22 +142,6 @@ def table(model: CostModel, count: int, title: str) -> dict[tuple[str, int], dic
 # Replaying traces through the real Workspace
 
 
-def _word(number: int) -> str:
-    """A distinct 5-letter lowercase word: exactly one base token."""
-    letters = []
-    for _ in range(5):
-        number, digit = divmod(number, 26)
-        letters.append(chr(ord("a") + digit))
-    return "".join(letters)
-
-
-_FILLER = ("cache", "entry", "reads", "write", "hours", "pause", "token", "model")
-
-
-def _text(tag: int, words: int) -> str:
-    return " ".join([_word(tag), *(_FILLER[i % len(_FILLER)] for i in range(words - 1))])
-
-
 def replay_through_workspace(
     model: CostModel, session: Session, ttls: list[str] | None, directory: Path
 ) -> tuple[float, int, list[str]]:
@@ -168,16 +154,14 @@ def replay_through_workspace(
     from clawdbot_nb.api.workspace import Workspace
 
     simulator = sim.Simulator(reply_tokens=5000)
-    system = _text(10_000 + session.index, model.system_words(session.prefix_tokens))
+    system = model.system_text(session)
     applied: list[str] = []
     replies = []
     directory.mkdir(parents=True)
     with Workspace.simulated(simulator, model=model.model, ledger=directory / "usage.sqlite") as workspace:
-        question = ""
-        for number, call in enumerate(session.calls):
+        questions = model.question_texts(session)
+        for number, (call, question) in enumerate(zip(session.calls, questions, strict=True)):
             simulator.clock.advance(call.gap_s)
-            if not call.repeat:
-                question = _text(number, call.user_words)
             ttl = ttls[number] if ttls is not None else "auto"
             reply = workspace.ask(
                 question,

@@ -9,6 +9,12 @@ a session is a run of one-shot calls sharing one system prompt of `S` tokens; th
 the system block and, unless `last_turn_mark=False`, the last user turn, both at the call's TTL;
 a call is sent `gap_s` after the previous one; entries follow the simulator's rules (found while
 `age < TTL`, refreshed on every hit, keeping the TTL they were written with).
+
+The model stands for the server, so it counts as the server does: the texts a replay sends
+(`CostModel.system_text`, `question_texts`, built to exact sizes by `sized_texts.sized_text`)
+are counted by the simulator's own counter (`clawdbot_nb.sim.positions.request_positions`: its
+BPE vocabulary, its framing, the model's tokenizer factor from `clawdbot_nb.sim.model_facts`),
+never by the client's estimate. Sizes in tokens (`S`, a question's length) are those counts.
 """
 
 from __future__ import annotations
@@ -18,18 +24,28 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from clawdbot_nb import catalog, tokenizer
-from clawdbot_nb.api.cache_rules import TTL_SECONDS, entry_alive
+from sized_texts import sized_text
+
+from clawdbot_nb import catalog
 from clawdbot_nb.api.pricing import UsageCounts, prices_for
+from clawdbot_nb.sim import model_facts
+from clawdbot_nb.sim.cache import TTL_SECONDS
+from clawdbot_nb.sim.positions import SYSTEM_FRAMING, request_positions, trailing_tokens
 
 TTLS = ("5m", "1h")
 PREFIX_SIZES = (5_000, 20_000, 100_000)
+SYSTEM_TAG = 10_000  # system prompts are numbered from here, questions by their call's number
+
+
+def entry_alive(age_s: float, ttl: str) -> bool:
+    """The simulator's rule: an entry is found while its age is under its TTL."""
+    return age_s < TTL_SECONDS[ttl]
 
 
 @dataclass(frozen=True)
 class Call:
     gap_s: float  # since the previous call of the session (0 for the first)
-    user_words: int  # the question, in base tokens (one 5-letter word each)
+    question_tokens: int  # the question's length in the simulator's vocabulary (before the factor)
     output_tokens: int
     repeat: bool  # the same question as the previous call (a re-run cell)
 
@@ -38,7 +54,7 @@ class Call:
 class Session:
     family: str
     index: int
-    prefix_tokens: int  # the target size of the system prompt
+    prefix_tokens: int  # the size of the system prompt's position, as the simulator counts it
     calls: tuple[Call, ...]
 
     @property
@@ -54,7 +70,7 @@ def _log_uniform(rng: random.Random, low: float, high: float) -> float:
     return math.exp(rng.uniform(math.log(low), math.log(high)))
 
 
-def _user_words(rng: random.Random) -> int:
+def _question_tokens(rng: random.Random) -> int:
     return int(min(1500, max(3, rng.lognormvariate(math.log(40), 1.0))))
 
 
@@ -89,12 +105,12 @@ FAMILIES = ("quick", "mixed", "sparse", "bursts")
 def make_session(family: str, index: int, prefix_tokens: int, seed: int) -> Session:
     rng = random.Random(f"{family}/{prefix_tokens}/{index}/{seed}")
     calls = []
-    previous_words = 0
+    previous = 0
     for number, gap in enumerate([0.0, *_gaps(family, rng)]):
         repeat = number > 0 and rng.random() < 0.1
-        words = previous_words if repeat else _user_words(rng)
-        calls.append(Call(gap, words, _output_tokens(rng), repeat))
-        previous_words = words
+        tokens = previous if repeat else _question_tokens(rng)
+        calls.append(Call(gap, tokens, _output_tokens(rng), repeat))
+        previous = tokens
     return Session(family, index, prefix_tokens, tuple(calls))
 
 
@@ -124,13 +140,16 @@ class CostModel:
 
     def __init__(self, model: str = catalog.DEFAULT_MODEL, *, last_turn_mark: bool = True) -> None:
         prices = prices_for(model)
-        if prices is None:
-            raise ValueError(f"{model} has no price")
+        facts = model_facts.lookup(model)
+        if prices is None or facts is None:
+            raise ValueError(f"{model} has no price or is unknown to the simulator")
         self.model = model
         self.last_turn_mark = last_turn_mark
         self.prices = prices
-        self.factor = tokenizer.model_factor(model)
-        self.trailing = tokenizer.scale(tokenizer.TRAILING_TOKENS, self.factor)
+        self.factor = facts.tokenizer_factor
+        self.trailing = trailing_tokens(self.factor)
+        self._system_sizes: dict[tuple[int, int], int] = {}
+        self._question_sizes: dict[str, int] = {}
         per = 1e-6
         self._price = (
             prices.input * per,
@@ -140,23 +159,57 @@ class CostModel:
             prices.cache_write_1h * per,
         )
 
-    # Token counts as the shared tokenizer gives them for the texts the replay sends.
-    def system_words(self, prefix_tokens: int) -> int:
-        return max(1, round(prefix_tokens / self.factor) - tokenizer.SYSTEM_FRAMING)
+    # The texts a replay sends, and their sizes as the simulator counts them.
+    def system_text(self, session: Session) -> str:
+        """The system prompt of `session`: its position comes to about `prefix_tokens`."""
+        return self.document(SYSTEM_TAG + session.index, session.prefix_tokens)
 
-    def system_tokens(self, words: int) -> int:
-        return tokenizer.scale(words + tokenizer.SYSTEM_FRAMING, self.factor)
+    def document(self, tag: int, prefix_tokens: int) -> str:
+        """A system prompt whose position (text, framing, factor) is about `prefix_tokens`."""
+        return sized_text(tag, max(1, round(prefix_tokens / self.factor) - SYSTEM_FRAMING))
 
-    def user_tokens(self, words: int) -> int:
-        return tokenizer.scale(words + tokenizer.MESSAGE_FRAMING, self.factor)
+    @staticmethod
+    def question_texts(session: Session) -> list[str]:
+        """Each call's question: a new text numbered by the call, or a re-run's previous one."""
+        texts: list[str] = []
+        for number, call in enumerate(session.calls):
+            texts.append(texts[-1] if call.repeat and texts else sized_text(number, call.question_tokens))
+        return texts
 
-    def output(self, tokens: int) -> int:
-        return tokens  # max_tokens cuts the reply at exactly this many
+    def request(self, system: str, question: str, max_tokens: int) -> dict:
+        """The Messages body of one call, before the planner adds its breakpoints (which change
+        no count)."""
+        return {
+            "model": self.model,
+            "max_tokens": max_tokens,
+            "system": system,
+            "messages": [{"role": "user", "content": question}],
+        }
 
-    def step(self, state: State, call: Call, system: int, ttl: str) -> tuple[UsageCounts, State]:
-        """The usage of `call` and the entries after it, from the entries before it."""
-        user = self.user_tokens(call.user_words)
-        out = self.output(call.output_tokens)
+    def sizes(self, system: str, question: str) -> tuple[int, int]:
+        """(the system position's tokens, the user turn's) of a call, counted by the simulator."""
+        positions = request_positions(self.request(system, question, 1), self.factor)
+        assert [p.section for p in positions] == ["system", "messages"], positions
+        return positions[0].tokens, positions[1].tokens
+
+    def counts(self, session: Session) -> tuple[int, list[int]]:
+        """(the system position's tokens, each call's user turn) of `session`. A position's
+        count depends on its own block only, so each text is counted once, not per call."""
+        key = (SYSTEM_TAG + session.index, session.prefix_tokens)
+        questions = self.question_texts(session)
+        if key not in self._system_sizes:
+            self._system_sizes[key] = self.sizes(self.system_text(session), questions[0])[0]
+        users = []
+        for question in questions:
+            if question not in self._question_sizes:
+                self._question_sizes[question] = self.sizes("-", question)[1]
+            users.append(self._question_sizes[question])
+        return self._system_sizes[key], users
+
+    def step(self, state: State, call: Call, system: int, user: int, ttl: str) -> tuple[UsageCounts, State]:
+        """The usage of `call` (a system position of `system` tokens, a user turn of `user`) and
+        the entries after it, from the entries before it."""
+        out = call.output_tokens  # max_tokens cuts the reply at exactly this many
         system_alive = state.system is not None and entry_alive(call.gap_s, state.system)
         if not self.last_turn_mark:
             if system_alive:
@@ -191,23 +244,23 @@ class CostModel:
 
     def replay(self, session: Session, ttls: list[str]) -> tuple[float, list[UsageCounts]]:
         """The cost of `session` when call i is sent with `ttls[i]`."""
-        system = self.system_tokens(self.system_words(session.prefix_tokens))
+        system, users = self.counts(session)
         state, usages = State(), []
-        for call, ttl in zip(session.calls, ttls, strict=True):
-            usage, state = self.step(state, call, system, ttl)
+        for call, user, ttl in zip(session.calls, users, ttls, strict=True):
+            usage, state = self.step(state, call, system, user, ttl)
             usages.append(usage)
         return sum(self.cost(u) for u in usages), usages
 
     def oracle(self, session: Session) -> tuple[float, list[str]]:
         """The cheapest TTL per call, knowing every future gap (dynamic programming over the
         entries alive between calls: at most 3 x 3 states)."""
-        system = self.system_tokens(self.system_words(session.prefix_tokens))
+        system, users = self.counts(session)
         best: dict[State, tuple[float, tuple[str, ...]]] = {State(): (0.0, ())}
-        for call in session.calls:
+        for call, user in zip(session.calls, users, strict=True):
             nxt: dict[State, tuple[float, tuple[str, ...]]] = {}
             for state, (so_far, choices) in best.items():
                 for ttl in TTLS:
-                    usage, after = self.step(state, call, system, ttl)
+                    usage, after = self.step(state, call, system, user, ttl)
                     total = so_far + self.cost(usage)
                     if after not in nxt or total < nxt[after][0] - 1e-15:
                         nxt[after] = (total, (*choices, ttl))
@@ -246,10 +299,10 @@ def run_policy(
     model: CostModel, session: Session, policy: Policy, start: float = 0.0
 ) -> tuple[float, list[str]]:
     """Drive `policy` call by call through `session` (starting at time `start`)."""
-    system = model.system_tokens(model.system_words(session.prefix_tokens))
+    system, users = model.counts(session)
     state, at, total, ttls = State(), start, 0.0, []
     last_use = start
-    for number, call in enumerate(session.calls):
+    for number, (call, user) in enumerate(zip(session.calls, users, strict=True)):
         at += call.gap_s
         system_alive = state.system is not None and entry_alive(call.gap_s, state.system)
         turn_alive = (
@@ -264,14 +317,14 @@ def run_policy(
             number,
             at,
             system,
-            model.user_tokens(call.user_words),
+            user,
             system_alive,
             turn_alive,
             state.system if system_alive else None,
             expires,
         )
         ttl = policy(moment)
-        usage, state = model.step(state, call, system, ttl)
+        usage, state = model.step(state, call, system, user, ttl)
         total += model.cost(usage)
         ttls.append(ttl)
         last_use = at

@@ -12,9 +12,16 @@ What it models (see `bench_chat.py` for the whole list of assumptions): one agen
 a tokenizer factor of 1 (so a reply cut at N tokens is N tokens when sent back); a conversation
 of text turns over one system document; each request is the system block, the earlier turns
 (user blocks, one assistant text block each) and the new user turn; the cache follows the
-simulator's rules (each breakpoint walks back 20 blocks and takes the first live entry, every
-entry found is refreshed by its own TTL, writes at the breakpoints after the hit above the
-minimum, A/B/C accounting, a rewrite of a live entry keeps the longer TTL).
+simulator's rules (each breakpoint walks back 20 lookback slots and takes the first live entry,
+every entry found is refreshed by its own TTL, writes at the breakpoints after the hit that reach
+the model's minimum, A/B/C accounting, a rewrite of a live entry keeps the longer TTL).
+
+The model stands for the server, so it counts as the server does: every request it lays out is
+counted position by position by the simulator's own counter (`clawdbot_nb.sim.positions`: its
+BPE vocabulary and framing), with the simulator's minimum and lookback (`clawdbot_nb.sim`),
+never by the client's estimate. Sizes in tokens (a document, a question, a reply) are those
+counts: the texts are built to them by `sized_texts.sized_text`. Only the breakpoints come from
+the client: they are where the planner (or claudette) puts them.
 """
 
 from __future__ import annotations
@@ -25,13 +32,17 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from clawdbot_nb import catalog, tokenizer
-from clawdbot_nb.api.cache_rules import LOOKBACK_BLOCKS, TTL_SECONDS
+from sized_texts import sized_text
+
 from clawdbot_nb.api.planner import plan_cache
 from clawdbot_nb.api.pricing import UsageCounts, prices_for
+from clawdbot_nb.sim import model_facts
+from clawdbot_nb.sim.cache import LOOKBACK, TTL_SECONDS
+from clawdbot_nb.sim.positions import SYSTEM_FRAMING, request_positions, trailing_tokens
 
 TTLS = ("5m", "1h")
 MODEL = "claude-sonnet-4-6"  # tokenizer factor 1, reads at 0.1x, 1,024-token minimum
+FACTOR = 1.0  # the tokenizer factor of every model this model prices (see ConversationModel)
 TURNS = 20
 LONG_TURN_BLOCKS = 24  # a pasted table or log, one block per chunk
 
@@ -43,7 +54,7 @@ LONG_TURN_BLOCKS = 24  # a pasted table or log, one block per chunk
 @dataclass(frozen=True)
 class ChatTurn:
     gap_s: float  # since the previous turn (0 for the first)
-    question_words: int  # one base token each
+    question_tokens: int  # the question's length, in the simulator's tokens
     output_tokens: int
     note_blocks: int = 0  # extra blocks pasted before the question
     new_chat: bool = False  # a new conversation over the same document starts here
@@ -101,40 +112,36 @@ def sessions(family: str, document_tokens: int, count: int, seed: int = 14) -> l
 # The requests
 
 
-def word(number: int) -> str:
-    """A distinct 5-letter lowercase word: exactly one base token."""
-    letters = []
-    for _ in range(5):
-        number, digit = divmod(number, 26)
-        letters.append(chr(ord("a") + digit))
-    return "".join(letters)
-
-
-_FILLER = ("cache", "entry", "reads", "write", "hours", "pause", "token", "model")
-
-
-def text(tag: int, words: int) -> str:
-    """`words` one-token words, the first one distinct by `tag`."""
-    return " ".join([word(tag), *(_FILLER[i % len(_FILLER)] for i in range(max(0, words - 1)))])
+def text(tag: int, tokens: int) -> str:
+    """A text of exactly `tokens` simulator tokens, distinct by `tag` (`sized_texts`)."""
+    return sized_text(tag, tokens)
 
 
 def user_content(session: ChatSession, number: int) -> list[dict]:
     """The user turn `number` of `session` as content blocks (notes, then the question)."""
     turn = session.turns[number]
-    tag = 100_000 * (session.index + 1) + 100 * number
+    tag = 100 * number  # distinct within the conversation, and short: a question has 4+ tokens
     blocks = [{"type": "text", "text": text(tag + 1 + i, 12)} for i in range(turn.note_blocks)]
-    blocks.append({"type": "text", "text": text(tag, turn.question_words)})
+    blocks.append({"type": "text", "text": text(tag, turn.question_tokens)})
     return blocks
 
 
 def system_text(session: ChatSession) -> str:
-    return text(7_000_000 + session.index, session.document_tokens - tokenizer.SYSTEM_FRAMING)
+    """The document: its system position (text and framing) is `document_tokens`."""
+    return text(7_000_000 + session.index, session.document_tokens - SYSTEM_FRAMING)
+
+
+def answer_text(number: int, tokens: int) -> str:
+    """What the model assumes the reply to turn `number` was: `tokens` tokens, as many as the
+    simulator's reply cut at `max_tokens` (sent back, it counts the same)."""
+    return text(900 + number, tokens)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """One request as the cache sees it: cumulative tokens per block, each block's prefix key,
-    the breakpoints of a placement, and where the new user turn begins."""
+    """One request as the cache sees it: cumulative tokens per block (the simulator's count),
+    each block's prefix key and lookback slot, the breakpoints of a placement, and where the new
+    user turn begins."""
 
     cumulative: tuple[int, ...]
     keys: tuple[tuple, ...]
@@ -142,6 +149,10 @@ class Layout:
     turn_start: int
     total: int  # with the trailing tokens, never cached
     stable: frozenset[int] = field(default_factory=frozenset)  # positions of stable-prefix breakpoints
+    slots: tuple[int, ...] = ()  # each position's lookback slot (a tool_use/tool_result run is one)
+
+    def slot(self, position: int) -> int:
+        return self.slots[position] if self.slots else position
 
 
 class Placement:
@@ -158,9 +169,7 @@ def _request(session: ChatSession, number: int, replies: Sequence[str] | None, s
     first = max(i for i in range(number + 1) if i == 0 or session.turns[i].new_chat)
     messages: list[dict] = []
     for earlier in range(first, number):
-        answer = (
-            replies[earlier] if replies else text(900_000 + earlier, session.turns[earlier].output_tokens)
-        )
+        answer = replies[earlier] if replies else answer_text(earlier, session.turns[earlier].output_tokens)
         messages += [
             {"role": "user", "content": user_content(session, earlier)},
             {"role": "assistant", "content": answer},
@@ -175,7 +184,7 @@ def _request(session: ChatSession, number: int, replies: Sequence[str] | None, s
 def _layout(
     session: ChatSession, number: int, params: dict, marked: Sequence[tuple], stable: Sequence[tuple]
 ) -> Layout:
-    blocks = tokenizer.request_blocks(params)
+    blocks = request_positions(params, FACTOR)
     cumulative, total = [], 0
     for block in blocks:
         total += block.tokens
@@ -194,8 +203,9 @@ def _layout(
         keys,
         tuple(sorted(positions[p] for p in marked)),
         turn_start,
-        total + tokenizer.TRAILING_TOKENS,
+        total + trailing_tokens(FACTOR),
         frozenset(positions[p] for p in stable),
+        tuple(b.slot for b in blocks),
     )
 
 
@@ -253,8 +263,9 @@ def evaluate(
     entries = dict(entries)
     hit = -1
     for position in layout.breakpoints:
-        for back in range(position, max(position - LOOKBACK_BLOCKS + 1, 0) - 1, -1):
-            if back <= hit:
+        lowest = layout.slot(position) - LOOKBACK + 1
+        for back in range(position, -1, -1):
+            if back <= hit or layout.slot(back) < lowest:
                 break
             entry = entries.get(layout.keys[back])
             if entry is None:
@@ -286,8 +297,9 @@ def peek(entries: Entries, layout: Layout, now: float) -> int:
     """The deepest position the request would read (-1: none), without refreshing anything."""
     hit = -1
     for position in layout.breakpoints:
-        for back in range(position, max(position - LOOKBACK_BLOCKS + 1, 0) - 1, -1):
-            if back <= hit:
+        lowest = layout.slot(position) - LOOKBACK + 1
+        for back in range(position, -1, -1):
+            if back <= hit or layout.slot(back) < lowest:
                 break
             entry = entries.get(layout.keys[back])
             if entry is not None and now < entry.expires:
@@ -301,12 +313,16 @@ class ConversationModel:
 
     def __init__(self, placement: Placement, model: str = MODEL) -> None:
         prices = prices_for(model)
-        info = catalog.lookup(model)
-        if prices is None or info is None:
-            raise ValueError(f"{model} has no price")
+        facts = model_facts.lookup(model)
+        if prices is None or facts is None:
+            raise ValueError(f"{model} has no price or is unknown to the simulator")
+        if facts.tokenizer_factor != FACTOR:
+            # A reply cut at N tokens is N tokens sent back only at factor 1: the model's stand-in
+            # replies (`answer_text`) would be off on a 4.7+ model.
+            raise ValueError(f"{model}: the conversation model prices models of tokenizer factor 1 only")
         self.placement = placement
         self.model = model
-        self.minimum = info.min_cacheable_tokens
+        self.minimum = facts.min_cacheable
         per = 1e-6
         self._price = (prices.input * per, prices.output * per, prices.cache_read * per,
                        prices.cache_write_5m * per, prices.cache_write_1h * per)  # fmt: skip
@@ -379,14 +395,14 @@ def _prune(
     alive = {k: e for k, e in entries.items() if next_time < e.expires and last_use.get(k, -1) > number}
     position = {k: i for i, k in enumerate(following.keys)}
     marks = [p for p in following.breakpoints if p not in following.stable]
-    reach = min(marks, default=0) - LOOKBACK_BLOCKS + 1  # history entries below it are never found
+    reach = following.slot(min(marks, default=0)) - LOOKBACK + 1  # slots below it are never looked at
     history = sorted((position[k], k) for k in alive if k in position and position[k] not in following.stable)
     in_history = {k for _, k in history}
     kept = {k: e for k, e in alive.items() if k not in in_history}
     later: list[Entry] = []  # the history entries kept, from the latest position down
     for at, key in reversed(history):
         entry = alive[key]
-        if at < reach:
+        if following.slot(at) < reach:
             continue
         if any(s.expires >= entry.expires and TTL_SECONDS[s.ttl] >= TTL_SECONDS[entry.ttl] for s in later):
             continue

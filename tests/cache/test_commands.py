@@ -39,7 +39,12 @@ def test_cli_cache_before_and_after_calls(served, capsys) -> None:
     lines = out.splitlines()
     assert lines[0] == "Cached now"
     assert lines[1].split() == ["breakpoint", "tokens", "TTL", "expires", "in", "hits", "saved"]
-    assert lines[2].split()[:3] == ["system", "1,485", "1h"]  # the one-shot question is not marked
+    # The entry's size is the API's count: the call wrote the system prompt only (the one-shot
+    # question is not marked), so it is the call's cache_creation as the simulator reported it.
+    usage = served.requests.messages()[-1].usage
+    written = usage["cache_creation_input_tokens"]
+    assert written == usage["cache_creation"]["ephemeral_1h_input_tokens"] > 512
+    assert lines[2].split()[:3] == ["system", f"{written:,}", "1h"]
     assert re.search(r"\b(59:\d\d|1 h 00 min)\b", lines[2])  # the CLI counts on the wall clock
     assert all(len(line) <= 80 for line in lines)
     assert lines[-1].startswith("1 live entry · extra $")

@@ -100,3 +100,22 @@ def test_the_workspaces_auto_is_the_policy_the_bench_measures(cost_model, bench_
         ledger, matched, applied = bench_ttl.replay_through_workspace(model, session, None, tmp_path / family)
         assert applied == expected and matched == len(session.calls)
         assert ledger == pytest.approx(model.replay(session, expected)[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("model_id", ["claude-sonnet-4-6", "claude-sonnet-5-5"])
+def test_the_models_sizes_are_the_simulators_tokens(cost_model, model_id) -> None:
+    """A session's sizes are the simulator's counts of the texts its replay sends."""
+    from clawdbot_nb.sim import model_facts
+    from clawdbot_nb.sim.bpe import count_text
+    from clawdbot_nb.sim.positions import request_positions
+
+    model = cost_model.CostModel(model_id)
+    factor = model_facts.lookup(model_id).tokenizer_factor
+    session = cost_model.sessions("mixed", 20_000, 2)[1]
+    system, users = model.counts(session)
+    questions = model.question_texts(session)
+    assert abs(system - 20_000) <= factor  # the prefix is 20,000 tokens as the simulator counts it
+    for call, question, user in zip(session.calls, questions, users, strict=True):
+        assert count_text(question) == call.question_tokens
+        sent = model.request(model.system_text(session), question, call.output_tokens)
+        assert [p.tokens for p in request_positions(sent, factor)] == [system, user]

@@ -9,8 +9,9 @@ from clawdbot_nb.api.workspace import Workspace
 from clawdbot_nb.state import onboarding
 from clawdbot_nb.state.agent import AgentState
 
-#: A document well above the 512-token minimum of the default model.
-DOCUMENT = "The contract limits liability to direct damages and excludes lost profits. " * 60
+#: A document well above the 512-token minimum of the default model: about 1,250 tokens as the
+#: simulator counts it (its position), so a turn that caches it writes over 1,000.
+DOCUMENT = "The contract limits liability to direct damages and excludes lost profits. " * 80
 
 
 @pytest.fixture

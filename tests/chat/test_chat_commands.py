@@ -53,6 +53,7 @@ def turns(ip: InteractiveShell, name: str) -> list[str]:
 
 def test_cells_continue_a_conversation_and_a_rerun_replaces_its_turn(ip) -> None:
     run(ip, chat_cell("review", "Which clauses limit liability?"), cell_id="cell-a")
+    first = magics_of(ip).last_reply
     shown = run(ip, chat_cell("review", "Which are unusual?"), cell_id="cell-b")
     assert 'chat "review" turn 2' in shown.outputs[-1].data["text/plain"]
     run(ip, chat_cell("review", "Summarise."), cell_id="cell-c")
@@ -63,7 +64,9 @@ def test_cells_continue_a_conversation_and_a_rerun_replaces_its_turn(ip) -> None
     assert 'chat "review" turn 2 re-run, turn 3 dropped' in footer and "— hit+write" in footer
     assert turns(ip, "review") == ["Which clauses limit liability?", "Which are unusual, and why?"]
     reply = magics_of(ip).last_reply
-    assert reply.usage.cache_read_tokens > 1000  # turn 1 and the document: a cached prefix
+    # The re-run reads the document and turn 1's question back: all that turn 1 cached.
+    assert first.usage.cache_read_tokens == 0 and first.usage.cache_write_tokens > 1000
+    assert reply.usage.cache_read_tokens == first.usage.cache_write_tokens
 
 
 def test_without_a_cell_id_every_run_is_a_new_turn(ip) -> None:
