@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb.api.call import CallRequest, message_text
 from clawdbot_nb.api.failures import describe_exception, request_error
-from clawdbot_nb.api.job_inputs import JobRow, build_rows, job_id, label_from_json, label_json
+from clawdbot_nb.api.job_inputs import JobRow, label_from_json
 from clawdbot_nb.api.job_results import (
     JobReport,
     RowResult,
@@ -35,6 +35,7 @@ from clawdbot_nb.api.job_results import (
     total_cost,
     verdict_of,
 )
+from clawdbot_nb.api.job_start import resumed, start_job
 from clawdbot_nb.api.ledger import build_row, jobs
 from clawdbot_nb.api.pricing import compute_cost
 from clawdbot_nb.api.progress import JobProgress
@@ -261,38 +262,23 @@ def run_batch(
     **options: Any,
 ) -> pd.DataFrame:
     """See `Workspace.batch`."""
-    from clawdbot_nb.api.scale import resumed
-
     poll_ms = _poll_ms(poll_every)
-    inputs = build_rows(items, prompt)
-    first = next((r.prompt for r in inputs.rows if r.prompt is not None), "?")
-    template = workspace.request(
-        first, system=system, model=model, ttl=ttl, max_tokens=max_tokens, cache_last_turn=False, **options
-    )
-    job = job or job_id(
+    start = start_job(
+        workspace,
         "batch",
-        inputs.rows,
-        model=template.model,
-        system=template.system,
-        max_tokens=template.max_tokens,
-        ttl=template.ttl,
-        options=sorted(options.items()),
+        items,
+        prompt,
+        job=job,
+        system=system,
+        model=model,
+        ttl=ttl,
+        max_tokens=max_tokens,
+        options=options,
     )
+    inputs, template, job, results = start.inputs, start.template, start.job, start.results
     ledger = workspace._ledger
     runner = BatchJob(workspace, job, template.model, progress=progress)
-    results: dict[str, RowResult] = {}
-    earlier: list[jobs.StoredBatch] = []
-    if ledger is not None:
-        jobs.register(
-            ledger,
-            job,
-            kind="batch",
-            agent=workspace.agent.agent_id,
-            model=template.model,
-            rows=[(r.key, r.position, label_json(r.label)) for r in inputs.rows],
-        )
-        results.update(resumed(ledger, job, answered_only=True))
-        earlier = [b for b in jobs.batches(ledger, job) if not b.collected]
+    earlier = [b for b in jobs.batches(ledger, job) if not b.collected] if ledger is not None else []
     in_batches = {key for b in earlier for key in b.row_keys}
     for row in inputs.rows:
         if row.prompt is None and row.key not in results:
@@ -388,8 +374,6 @@ def batch_results(
 ) -> pd.DataFrame:
     """See `Workspace.batch_results`."""
     import pandas as pd
-
-    from clawdbot_nb.api.scale import resumed
 
     ledger = workspace.ledger
     stored_job = jobs.job(ledger, job)

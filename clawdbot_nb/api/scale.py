@@ -28,18 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb.api import drivers, scheduling
 from clawdbot_nb.api.call import CallRequest
-from clawdbot_nb.api.job_inputs import JobRow, build_rows, job_id, label_json
+from clawdbot_nb.api.job_inputs import JobRow
 from clawdbot_nb.api.job_results import (
     JobReport,
     RowResult,
     failed,
-    from_ledger,
     from_reply,
     pooled_hit_ratio,
     results_frame,
     rewrite_cost,
     total_cost,
 )
+from clawdbot_nb.api.job_start import start_job
 from clawdbot_nb.api.ledger import jobs
 from clawdbot_nb.api.progress import JobProgress
 from clawdbot_nb.errors import ClawdbotError, NoAvailableProfileError, UsageError
@@ -383,32 +383,19 @@ def run_map(
     """See `Workspace.map`."""
     concurrency = _check_concurrency(concurrency)
     max_wait_ms = parse_max_wait(max_wait)
-    inputs = build_rows(items, prompt)
-    first = next((r.prompt for r in inputs.rows if r.prompt is not None), "?")
-    template = workspace.request(
-        first, system=system, model=model, ttl=ttl, max_tokens=max_tokens, cache_last_turn=False, **options
-    )
-    job = job or job_id(
+    start = start_job(
+        workspace,
         "map",
-        inputs.rows,
-        model=template.model,
-        system=template.system,
-        max_tokens=template.max_tokens,
-        ttl=template.ttl,
-        options=sorted(options.items()),
+        items,
+        prompt,
+        job=job,
+        system=system,
+        model=model,
+        ttl=ttl,
+        max_tokens=max_tokens,
+        options=options,
     )
-    ledger = workspace._ledger
-    results: dict[str, RowResult] = {}
-    if ledger is not None:
-        jobs.register(
-            ledger,
-            job,
-            kind="map",
-            agent=workspace.agent.agent_id,
-            model=template.model,
-            rows=[(r.key, r.position, label_json(r.label)) for r in inputs.rows],
-        )
-        results.update(resumed(ledger, job, answered_only=True))
+    inputs, template, job, results = start.inputs, start.template, start.job, start.results
     todo = [r for r in inputs.rows if r.key not in results and r.prompt is not None]
     bar = JobProgress(
         total=len(inputs.rows), initial=len(results), description=f"map {job}", enabled=progress
@@ -450,16 +437,3 @@ def run_map(
         extra_cost_from_faults_usd=run.extra_cost,
     )
     return frame
-
-
-def resumed(ledger: Any, job: str, *, answered_only: bool) -> dict[str, RowResult]:
-    """The rows of `job` an earlier run finished (only the answered ones with `answered_only`)."""
-    calls = jobs.calls_by_row(ledger, job)
-    out = {}
-    for stored in jobs.rows(ledger, job):
-        if stored.status is None or (answered_only and stored.status != "succeeded"):
-            continue
-        out[stored.row_key] = from_ledger(
-            stored.row_key, stored.status, stored.text, stored.error, calls.get(stored.row_key)
-        )
-    return out
