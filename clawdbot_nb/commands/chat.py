@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +24,10 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _open(agent_id: str | None) -> tuple[Any, Any, Any] | None:
-    """(agent, ledger, conversation store) for the agent's ledger file; None (after saying so)
-    when nothing was recorded yet."""
+@contextmanager
+def _opened(agent_id: str | None) -> Iterator[tuple[Any, Any, Any] | None]:
+    """(agent, ledger, conversation store) for the agent's ledger file, closed on leaving; None
+    (after saying so) when nothing was recorded yet."""
     from clawdbot_nb.api.conversation_store import ConversationStore
     from clawdbot_nb.api.ledger import Ledger, ledger_path
     from clawdbot_nb.state.agent import AgentState
@@ -34,8 +36,14 @@ def _open(agent_id: str | None) -> tuple[Any, Any, Any] | None:
     path = ledger_path(agent.state_dir)
     if not path.exists():
         print(f"No conversations yet for agent {agent.agent_id} (they will be kept in {path}).")
-        return None
-    return agent, Ledger(path), ConversationStore(path)
+        yield None
+        return
+    with ExitStack() as stack:
+        ledger = Ledger(path)
+        stack.callback(ledger.close)
+        store = ConversationStore(path)
+        stack.callback(store.close)
+        yield agent, ledger, store
 
 
 def _costs(ledger: Any, agent: str, started: dict[str, int]) -> dict[str, float]:
@@ -85,13 +93,10 @@ def turns_text(name: str, agent: str, turns: tuple[Any, ...], cost: float) -> st
 
 
 def run_list(args: argparse.Namespace) -> int:
-    opened = _open(args.agent)
-    if opened is None:
-        return 0
-    agent, ledger, store = opened
-    with ExitStack() as stack:
-        stack.callback(ledger.close)
-        stack.callback(store.close)
+    with _opened(args.agent) as opened:
+        if opened is None:
+            return 0
+        agent, ledger, store = opened
         summaries = store.summaries(agent.agent_id)
         costs = _costs(ledger, agent.agent_id, {s.name: s.started_ms for s in summaries})
         if args.json:
@@ -110,13 +115,10 @@ def run_show(args: argparse.Namespace) -> int:
     from clawdbot_nb.api.conversation import check_name
 
     name = check_name(args.name)
-    opened = _open(args.agent)
-    if opened is None:
-        return 0
-    agent, ledger, store = opened
-    with ExitStack() as stack:
-        stack.callback(ledger.close)
-        stack.callback(store.close)
+    with _opened(args.agent) as opened:
+        if opened is None:
+            return 0
+        agent, ledger, store = opened
         state = store.load(agent.agent_id, name)
         cost = _costs(ledger, agent.agent_id, {name: state.started_ms}).get(name, 0.0) if state.turns else 0.0
         if args.json:
@@ -136,13 +138,10 @@ def run_reset(args: argparse.Namespace) -> int:
     from clawdbot_nb.api.conversation import check_name
 
     name = check_name(args.name)
-    opened = _open(args.agent)
-    if opened is None:
-        return 0
-    agent, ledger, store = opened
-    with ExitStack() as stack:
-        stack.callback(ledger.close)
-        stack.callback(store.close)
+    with _opened(args.agent) as opened:
+        if opened is None:
+            return 0
+        agent, _, store = opened
         turns = len(store.load(agent.agent_id, name).turns)
         if store.reset(agent.agent_id, name):
             count = f"{turns} turn{'s' if turns != 1 else ''}"
