@@ -282,7 +282,12 @@ class ConversationStore:
         return self._write(work)
 
     def reset(self, agent: str, name: str) -> bool:
-        """Forget the turns of a conversation; False when there is no such conversation."""
+        """Forget the turns of a conversation; False when there is no such conversation.
+
+        It starts again one millisecond after now, and returns once that time has come: ledger
+        rows are stamped to the millisecond, so a call that finished in this very millisecond
+        stays before the reset and every later one is after it."""
+        started = _now_ms() + 1
 
         def work(conn: sqlite3.Connection) -> bool:
             head = conn.execute(
@@ -290,12 +295,14 @@ class ConversationStore:
             ).fetchone()
             if head is None:
                 return False
-            now = _now_ms()
             conn.execute("DELETE FROM conversation_turns WHERE conversation_id = ?", (head[0],))
             conn.execute(
                 "UPDATE conversations SET version = version + 1, started_ms = ?, updated_ms = ? WHERE id = ?",
-                (now, now, head[0]),
+                (started, started, head[0]),
             )
             return True
 
-        return self._write(work)
+        done = self._write(work)
+        while _now_ms() < started:
+            time.sleep(0.0002)
+        return done

@@ -94,6 +94,22 @@ def test_reset_starts_over_and_usage_counts_from_there(workspace) -> None:
     assert len(chat.usage()) == 1
 
 
+def test_a_reset_in_the_millisecond_of_the_last_call_leaves_that_call_out(workspace, monkeypatch) -> None:
+    """Ledger rows are stamped to the millisecond: a reset within the one that stamped the last
+    call (a fast machine does it) must not count that call as after it."""
+    from clawdbot_nb.api import conversation_store
+
+    chat = workspace.chat("review", system=DOCUMENT)
+    chat.ask("One?")
+    stamped = workspace.ledger.rows()[-1].time_ms
+    real = conversation_store._now_ms
+    ticks = iter([stamped])
+    monkeypatch.setattr(conversation_store, "_now_ms", lambda: next(ticks, None) or real())
+    chat.reset()
+    chat.ask("After the reset")
+    assert len(chat.usage()) == 1
+
+
 def test_the_default_name_and_options_for_every_turn(workspace) -> None:
     chat = workspace.chat(system=DOCUMENT, ttl="1h", max_tokens=50)
     reply = chat.ask("Hello")
