@@ -85,6 +85,10 @@ class ClawdbotError(Exception):
             where += ": "
         text = f"{where}{self.message}"
         if self.fix:
+            # Many messages are clauses ("the store path is a directory, not a file"): the fix
+            # starts a new sentence either way.
+            if not text.rstrip().endswith((".", "!", "?", "…")):
+                text = text.rstrip() + "."
             text += f" Fix: {self.fix}"
         # Messages quote what the user typed or a file held: a secret in there is masked.
         from clawdbot_nb.state.redaction import redact

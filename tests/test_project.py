@@ -127,6 +127,18 @@ def test_fixes_speak_the_words_of_the_surface_in_use():
     assert fix_for(python="ws.ask('Hello')", cli="c") == "ws.ask('Hello')"
 
 
+def test_an_error_line_reads_as_sentences():
+    from clawdbot_nb.errors import ParseError
+
+    clause = ParseError(
+        "the store path is a directory, not a file", path="/x/store.json", fix="move it aside"
+    )
+    assert str(clause) == "/x/store.json: the store path is a directory, not a file. Fix: move it aside"
+    sentence = ParseError("The key was refused.", fix="paste it again")
+    assert str(sentence) == "The key was refused. Fix: paste it again"
+    assert str(ParseError("nothing to fix")) == "nothing to fix"
+
+
 def test_the_public_api_resolves_every_name_lazily():
     code = (
         "import sys, clawdbot_nb as cb\n"
