@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clawdbot_nb.errors import NoCredentialsError, ParseError
+from clawdbot_nb.errors import NoCredentialsError, ParseError, command
 from clawdbot_nb.state.credentials import Credential, OAuthCredential, TokenCredential, mask_secret
 from clawdbot_nb.state.jsonfile import read_json_object, write_json_atomic
 from clawdbot_nb.state.paths import claude_config_dir
@@ -175,7 +175,7 @@ def require_claude_cli_login(*, use_keychain: bool | None = None) -> ClaudeCliLo
             fix=(
                 "run `claude` and log in on this machine (or set CLAUDE_CONFIG_DIR to where its "
                 "credentials live); on a remote kernel, make a token with `claude setup-token` "
-                "elsewhere and use clawdbot-nb models auth paste-token --provider anthropic"
+                f"elsewhere and use {command('models auth paste-token --provider anthropic')}"
             ),
         )
     return login

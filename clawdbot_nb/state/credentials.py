@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from clawdbot_nb.errors import CredentialError
+from clawdbot_nb.errors import CredentialError, command
 from clawdbot_nb.state.redaction import (  # noqa: F401  (re-exported: the credential vocabulary)
     API_KEY_MARKER,
     API_KEY_PREFIX,
@@ -88,7 +88,7 @@ def validate_api_key(raw: object) -> str:
         raise CredentialError(
             "This is a Claude setup-token or OAuth token (sk-ant-oat…), not an API key.",
             fix=(
-                "store it as a token instead: clawdbot-nb models auth paste-token --provider anthropic, "
+                f"store it as a token instead: {command('models auth paste-token --provider anthropic')}, "
                 "or choose 'Anthropic token (paste setup-token)'"
             ),
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clawdbot_nb.errors import ParseError, UsageError
+from clawdbot_nb.errors import ParseError, UsageError, command
 from clawdbot_nb.state.config import CacheTtlSetting
 from clawdbot_nb.state.jsonfile import ensure_private_dir, read_json_object, write_json_atomic, write_target
 from clawdbot_nb.state.lock import FileLock
@@ -64,7 +64,7 @@ def _ttl_at(data: dict[str, Any], keys: tuple[str, ...], path: Path) -> CacheTtl
     if value not in SETTINGS_TTLS:
         raise ParseError(
             f"{path}: {field} is {value!r}; it must be one of {', '.join(SETTINGS_TTLS)}.",
-            fix='set it to "auto", "5m" or "1h", or remove it (clawdbot-nb cache ttl --clear)',
+            fix=f'set it to "auto", "5m" or "1h", or remove it ({command("cache ttl --clear")})',
         )
     return CacheTtlSetting(value, f"clawdbot-nb settings {field}")
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from clawdbot_nb.errors import ClawdbotError, CredentialError, UsageError
+from clawdbot_nb.errors import ClawdbotError, CredentialError, UsageError, command
 from clawdbot_nb.state import claude_cli, ids
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.config import ClawdbotConfig, record_profile_metadata, update_config
@@ -331,7 +331,7 @@ def set_order(agent: AgentState, provider: str, profile_ids: list[str]) -> list[
             known = ", ".join(stored) or "none"
             raise UsageError(
                 f"Not a stored {provider} profile: {', '.join(unknown)} (stored: {known}).",
-                fix=f"run clawdbot-nb models status to see the profiles of agent {agent.agent_id}",
+                fix=f"run {command('models status')} to see the profiles of agent {agent.agent_id}",
             )
         return resolved
 

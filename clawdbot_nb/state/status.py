@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clawdbot_nb import catalog
+from clawdbot_nb.errors import command
 from clawdbot_nb.state.agent import AgentState, now_ms
 from clawdbot_nb.state.config import ClawdbotConfig
 from clawdbot_nb.state.credentials import Credential, OAuthCredential, TokenCredential, provider_of
@@ -560,10 +561,11 @@ class StatusReport:
         if self.missing_providers_in_use:
             lines += ["", "Missing auth"]
             flag = "" if self.is_default_agent else f" --agent {self.agent_id}"
+            paste_token = command("models auth paste-token --provider anthropic")
             for provider in self.missing_providers_in_use:
                 hint = (
-                    f"Run `claude setup-token`, then `clawdbot-nb models auth paste-token --provider "
-                    f"anthropic{flag}`, or `clawdbot-nb onboard{flag}` with an API key."
+                    f"Run `claude setup-token`, then `{paste_token}{flag}`, or "
+                    f"`{command('onboard')}{flag}` with an API key."
                     if provider == "anthropic"
                     else "Run `clawdbot configure` or set an API key env var."
                 )
