@@ -3,9 +3,9 @@
 Reads accept JSON5 (the gateway's config format), refuse anything that is not a regular file
 and anything over `MAX_FILE_BYTES` (so a FIFO or a huge file can never hang a command), and
 turn every failure into a `ParseError` that names the file, the line and column, and the fix.
-The gateway rewrites its files in place (truncate, then write): a read that finds an empty or
-cut-off file that was modified a moment ago re-reads it on a short backoff before calling it
-broken (`SETTLE_DELAYS_S`).
+The gateway rewrites its files in place (truncate, then write): a read that finds an empty
+file, or a cut-off one that was modified a moment ago or changed while we read it, re-reads it
+on a short backoff before calling it broken (`SETTLE_DELAYS_S`, see `load_json_object`).
 
 Writes are atomic (temp file, fsync, rename), 0600 in a 0700 dir, 2-space JSON plus a newline,
 optionally rotating `.bak` copies. A symlinked file is written through to its target. Temp
@@ -37,10 +37,11 @@ DIR_MODE = 0o700
 MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Deeper nesting than this is refused: the gateway's documents are a handful of levels deep.
 MAX_DEPTH = 64
-#: A gateway write takes well under a millisecond, but a writer can be preempted between its
-#: truncate and its write. A file that fails to parse and was modified less than `AT_REST_S`
-#: ago is re-read on these (jittered) delays, the last one repeating, until it parses or holds
-#: still; never longer than `SETTLE_PATIENCE_S` in all.
+#: A gateway write usually takes well under a millisecond, but its truncating open() waits for
+#: the disk (measured: over 100 ms dozens of times, over a second once, in one full-suite run),
+#: and a writer can be preempted between its truncate and its write. A file that fails to parse
+#: is re-read on these (jittered) delays, the last one repeating, until it parses or is known
+#: to be at rest (`load_json_object`); never longer than `SETTLE_PATIENCE_S` in all.
 SETTLE_DELAYS_S = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
 AT_REST_S = 1.0
 SETTLE_PATIENCE_S = 3.0
@@ -135,12 +136,19 @@ def _not_regular(what: str, path: Path, kind: str) -> ParseError:
 
 @dataclass(frozen=True)
 class RawFile:
-    """A file's bytes and the (mtime, size, inode) of what was read. The bytes may hold
-    secrets, so the repr shows only their size."""
+    """A file's bytes and the (mtime, size, inode) it had when we opened it. The bytes may
+    hold secrets, so the repr shows only their size.
+
+    `steady` is False when the file changed while we read it (its version after the read
+    differs, or we got another number of bytes than its size): a write was under way, so the
+    bytes may be a cut-off mix, whatever the mtime said. `read_at` is when we read it.
+    """
 
     data: bytes = field(repr=False)
     version: tuple[int, int, int]
     mtime_s: float
+    steady: bool = True
+    read_at: float = field(default_factory=time.time)
 
     def __repr__(self) -> str:
         return f"RawFile({len(self.data)} bytes, version={self.version})"
@@ -206,6 +214,7 @@ def read_raw(path: Path, *, what: str) -> RawFile | None:
             if total > MAX_FILE_BYTES:  # it grew while we read
                 raise _too_large(what, path, total)
             chunks.append(chunk)
+        after = os.fstat(fd)  # a write that began after the first fstat shows here
     except ParseError:
         raise
     except OSError as error:
@@ -216,7 +225,9 @@ def read_raw(path: Path, *, what: str) -> RawFile | None:
         ) from error
     finally:
         os.close(fd)
-    return RawFile(b"".join(chunks), _version_of(info), info.st_mtime)
+    # The version is the one before the read: content cached under it is never newer than it.
+    steady = _version_of(after) == _version_of(info) and total == after.st_size
+    return RawFile(b"".join(chunks), _version_of(info), info.st_mtime, steady=steady)
 
 
 def _too_large(what: str, path: Path, size: int) -> ParseError:
@@ -403,14 +414,26 @@ def _parse_object(raw: RawFile, *, path: Path, what: str) -> dict[str, Any]:
 
 class UnreadableFileError(ParseError):
     """A file whose content stays unparsable: `content` is what was read (to keep aside),
-    `settled` whether it was at rest or unchanged across the re-reads (not a write in progress)."""
+    `settled` whether it was at rest or held still across the re-reads (not a write in progress)."""
 
     content: bytes = b""
     settled: bool = True
 
 
 def _at_rest(raw: RawFile) -> bool:
-    return abs(time.time() - raw.mtime_s) > AT_REST_S
+    """Whether a failed read shows a file nobody is writing, judged from this one read.
+
+    Not when it changed while we read it. Never for an empty file: Linux makes a truncation
+    visible before it stamps the new mtime, and the truncating open() can wait over a second for
+    the disk, so every in-place rewrite reads for a while as empty with the previous write's mtime,
+    however old. A cut-off non-empty file has a fresh mtime, as a write() stamps it first.
+    """
+    return raw.steady and raw.data != b"" and abs(raw.read_at - raw.mtime_s) > AT_REST_S
+
+
+#: Empty files that held still for all of `SETTLE_PATIENCE_S`, by path: read again at the same
+#: version, they are refused at once (each read of a broken store need not wait again).
+_held_still_empty: dict[Path, tuple[int, int, int]] = {}
 
 
 def load_json_object(
@@ -419,7 +442,15 @@ def load_json_object(
     what: str,
     validate: Callable[[dict[str, Any]], None] | None = None,
 ) -> JsonDocument | None:
-    """A JSON5 object file, re-read on a short backoff while it looks half-written.
+    """A JSON5 object file, re-read on a short backoff while it may be half-written.
+
+    A read that fails is final at once only for a file at rest (`_at_rest`); otherwise the file
+    is re-read until it parses or until `SETTLE_PATIENCE_S` is up. A file that changed since
+    the last look is being written right now, so the backoff starts over: a writer that keeps
+    rewriting it leaves complete content only between its writes, and a slow poll would miss
+    it. The error then says whether the file had settled (at rest, or not changed at all while
+    we watched it: a broken file, worth a copy) or was still being rewritten (a transient state,
+    never kept).
 
     None when the file does not exist. `validate(data)` may raise `ParseError` for a document
     of the wrong shape; like a parse failure, that is final only once the file holds still.
@@ -427,7 +458,8 @@ def load_json_object(
     """
     delays = iter(SETTLE_DELAYS_S)
     started = time.monotonic()
-    previous: bytes | None = None
+    first: RawFile | None = None
+    last: RawFile | None = None
     while True:
         raw = read_raw(path, what=what)
         if raw is None:
@@ -439,15 +471,24 @@ def load_json_object(
             return JsonDocument(data, raw)
         except ParseError as error:
             failure = error
-        at_rest = _at_rest(raw)
+        if first is None:
+            first = raw
+        changed = last is not None and (raw.data, raw.version) != (last.data, last.version)
+        if changed or not raw.steady:  # being written right now: look again soon
+            delays = iter(SETTLE_DELAYS_S)
+        last = raw
+        held_still = raw.steady and (raw.data, raw.version) == (first.data, first.version)
+        known_empty = raw.data == b"" and held_still and _held_still_empty.get(path) == raw.version
+        at_rest = _at_rest(raw) or known_empty
         if at_rest or time.monotonic() - started > SETTLE_PATIENCE_S:
+            if raw.data == b"" and held_still:
+                _held_still_empty[path] = raw.version
             unreadable = UnreadableFileError(
                 failure.message, fix=failure.fix, path=failure.path, line=failure.line, column=failure.column
             )
             unreadable.content = raw.data
-            unreadable.settled = at_rest or previous == raw.data
+            unreadable.settled = at_rest or held_still
             raise unreadable from failure
-        previous = raw.data
         time.sleep(next(delays, SETTLE_DELAYS_S[-1]) * random.uniform(0.5, 1.5))
 
 
