@@ -440,8 +440,9 @@ class CacheWatch:
         marks = [bp.position for bp in printed.breakpoints]
         hit = -1
         if usage.cache_read_tokens and marks:
-            entries = {e.prefix for (s, _), e in self._entries.items() if s.model == scope.model}
-            candidates = [p for p in range(max(marks) + 1) if printed.blocks[p].prefix in entries]
+            # An entry an earlier call wrote can end the read too (the lookback finds it).
+            blocks = printed.blocks
+            candidates = [p for p in range(max(marks) + 1) if (scope, blocks[p].prefix) in self._entries]
             hit = locate(usage.cache_read_tokens, [*marks, *candidates], counts, known)
         points: list[BreakpointPrint] = []
         if usage.cache_write_tokens:
