@@ -4,8 +4,10 @@
   another process or the gateway, must not pick that profile).
 - `MarkSuccess`: remembered in this process at once, so the next call's round robin sees it;
   written to the store when it clears something (a cooldown, counters) or when the stored
-  `lastUsed` is more than `LAST_USED_SLACK_MS` old. The write compares times inside the store's
-  transaction: a success never clears a failure newer than itself, whoever wrote that failure.
+  `lastUsed` is more than `LAST_USED_SLACK_MS` old — by one call of this process, not by every
+  call that finishes before that write lands (a map's first wave would queue on the lock). The
+  write compares times inside the store's transaction: a success never clears a failure newer
+  than itself, whoever wrote that failure.
 - `Record`: the ledger row, committed before the call returns (a process killed right after
   loses nothing).
 
@@ -24,7 +26,13 @@ from clawdbot_nb.api.call import Effect, MarkFailure, MarkSuccess, Record
 from clawdbot_nb.api.ledger import Ledger
 from clawdbot_nb.errors import ClawdbotError
 from clawdbot_nb.state.agent import AgentState
-from clawdbot_nb.state.cooldown import prune_expired, record_failure, record_success, success_needs_writing
+from clawdbot_nb.state.cooldown import (
+    prune_expired,
+    record_failure,
+    record_success,
+    success_clears,
+    success_needs_writing,
+)
 
 #: How stale the stored `lastUsed` may get before a success is written anyway: round robin in
 #: this process uses the in-memory uses; the gateway and other kernels see ours this late at most.
@@ -41,6 +49,8 @@ class RecentUses:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._uses: dict[str, int] = {}
+        #: When this process last wrote (or began writing) each profile's lastUsed to the store.
+        self._written: dict[str, int] = {}
         #: Bumped on every change, so cached candidate orders know when to recompute.
         self.version = 0
 
@@ -53,6 +63,15 @@ class RecentUses:
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._uses)
+
+    def claim_last_used_write(self, profile_id: str, at_ms: int, slack_ms: int) -> bool:
+        """Whether the use at `at_ms` should write lastUsed: no other use of this process wrote
+        it, or began to, less than `slack_ms` earlier."""
+        with self._lock:
+            if at_ms - self._written.get(profile_id, -slack_ms - 1) < slack_ms:
+                return False
+            self._written[profile_id] = at_ms
+            return True
 
 
 _recent_uses: dict[Path, RecentUses] = {}
@@ -122,6 +141,10 @@ class Bookkeeper:
             stored = self.agent.store_file.snapshot().stats(profile_id)
             if not success_needs_writing(stored, at, last_used_slack_ms=LAST_USED_SLACK_MS):
                 return
+            if not success_clears(stored, at) and not self.recent.claim_last_used_write(
+                profile_id, at, LAST_USED_SLACK_MS
+            ):
+                return  # only lastUsed is stale, and another call here is writing it
 
             def apply(store) -> None:
                 if store.get(profile_id) is None:

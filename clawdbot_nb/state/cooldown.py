@@ -201,15 +201,21 @@ def record_success(stats: UsageStats, now_ms: int) -> UsageStats:
     )
 
 
+def success_clears(stats: UsageStats, now_ms: int) -> bool:
+    """Whether a success at `now_ms` clears something: a cooldown, a disable, a failure count.
+    A count written as 0 where none was stored clears nothing."""
+    after = prune_expired(record_success(stats, now_ms), now_ms)
+    if stats.error_count is None and after.error_count == 0:
+        after = replace(after, error_count=None)
+    return replace(after, last_used=stats.last_used) != stats
+
+
 def success_needs_writing(stats: UsageStats, now_ms: int, *, last_used_slack_ms: int) -> bool:
     """Whether a success at `now_ms` must be written to the store: it clears something, or the
     stored `lastUsed` (round robin's key for the gateway and other kernels) is more than
     `last_used_slack_ms` older than this use. A success that would only nudge `lastUsed` is
     kept in memory instead (see `api.bookkeeping`)."""
-    after = prune_expired(record_success(stats, now_ms), now_ms)
-    if replace(after, last_used=stats.last_used) != stats:
-        return True
-    return (stats.last_used or 0) < now_ms - last_used_slack_ms
+    return success_clears(stats, now_ms) or (stats.last_used or 0) < now_ms - last_used_slack_ms
 
 
 def clear_cooldown(stats: UsageStats) -> UsageStats:

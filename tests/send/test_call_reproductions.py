@@ -94,6 +94,35 @@ def test_a_plain_success_writes_nothing_to_the_store(workspace, agent, two_keys)
     assert workspace.bookkeeper.success_writes == 2
 
 
+def test_concurrent_successes_write_a_stale_last_used_once(agent, two_keys, monkeypatch) -> None:
+    """A map's first wave: eight calls on one profile finish before the first lastUsed write
+    lands. One of them writes it; the others used to queue on the store's lock to write it too
+    (under load, long enough for a "waiting for auth-profiles.json" notice)."""
+    import threading
+
+    keeper = Bookkeeper(agent, None)
+    real_update = agent.store_file.update
+
+    def slow_update(change):
+        time.sleep(0.05)  # the lock, the read and the fsync of a loaded machine
+        return real_update(change)
+
+    monkeypatch.setattr(agent.store_file, "update", slow_update)
+    start = threading.Barrier(8)
+
+    def succeed(n: int) -> None:
+        start.wait()
+        keeper.apply([MarkSuccess("anthropic:a", now_ms() + n)])
+
+    threads = [threading.Thread(target=succeed, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert keeper.success_writes == 1
+    assert agent.store_file.load().stats("anthropic:a").last_used is not None
+
+
 KILLED_AFTER_RETURN = textwrap.dedent(
     """
     import os, signal, sys
