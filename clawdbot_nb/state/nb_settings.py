@@ -19,7 +19,14 @@ from typing import Any
 
 from clawdbot_nb.errors import ParseError, UsageError, command
 from clawdbot_nb.state.config import CacheTtlSetting
-from clawdbot_nb.state.jsonfile import ensure_private_dir, read_json_object, write_json_atomic, write_target
+from clawdbot_nb.state.jsonfile import (
+    ParsedFileCache,
+    ensure_private_dir,
+    load_json_object,
+    read_json_object,
+    write_json_atomic,
+    write_target,
+)
 from clawdbot_nb.state.lock import FileLock
 
 SETTINGS_FILENAME = "settings.json"
@@ -35,9 +42,21 @@ def _model_key(model: str) -> str:
     return model if "/" in model else f"anthropic/{model}"
 
 
+#: Every call resolves its TTL here: the document is parsed again only when the file changed.
+_loaded: ParsedFileCache[dict[str, Any]] = ParsedFileCache()
+
+
 def read_settings(state_dir: str | Path) -> dict[str, Any]:
-    """The settings document ({} when there is none)."""
-    return read_json_object(settings_path(state_dir), what=_WHAT) or {}
+    """The settings document ({} when there is none). Shared: do not change it."""
+    path = settings_path(state_dir)
+    cached = _loaded.get(path)
+    if cached is not None:
+        return cached
+    document = load_json_object(path, what=_WHAT)
+    if document is None:
+        return {}
+    _loaded.put(path, document.raw, document.data)
+    return document.data
 
 
 def _field(keys: tuple[str, ...]) -> str:
