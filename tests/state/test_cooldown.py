@@ -11,6 +11,8 @@ from clawdbot_nb.state.cooldown import (
     prune_expired,
     record_failure,
     record_success,
+    success_clears,
+    success_needs_writing,
 )
 
 MIN = 60_000
@@ -164,3 +166,16 @@ def test_classify_message_follows_the_gateway_rows(message: str, reason: str | N
 
 def test_timed_out_flag_wins() -> None:
     assert classify_failure(None, "", timed_out=True) == "timeout"
+
+
+def test_what_a_success_clears_and_when_it_must_be_written() -> None:
+    now = 10 * HOUR
+    fresh = UsageStats()
+    assert not success_clears(fresh, now)  # errorCount 0 where none was stored clears nothing
+    assert success_needs_writing(fresh, now, last_used_slack_ms=30_000)  # lastUsed was never set
+    cooling = record_failure(UsageStats(last_used=now - 1000), "rate_limit", now - 500, provider="anthropic")
+    assert success_clears(cooling, now)
+    recent = UsageStats(last_used=now - 1000, error_count=0)
+    assert not success_clears(recent, now)
+    assert not success_needs_writing(recent, now, last_used_slack_ms=30_000)
+    assert success_needs_writing(recent, now + 40_000, last_used_slack_ms=30_000)
