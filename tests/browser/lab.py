@@ -184,6 +184,15 @@ class NotebookPage:
             dialog.wait_for(state="detached")
             self.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
 
+    def keep_this_version(self) -> None:
+        """Lab asks whether to overwrite the file when two of its own saves overlap (Ctrl+S while
+        an autosave is under way, on a busy machine): the version open in the page is the one
+        the person just saved, so they press Overwrite."""
+        dialog = self.page.locator(".jp-Dialog", has_text="File Changed")
+        if dialog.count():
+            dialog.get_by_role("button", name="Overwrite").click()
+            dialog.wait_for(state="detached")
+
     @property
     def cells(self) -> Any:
         return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
@@ -205,6 +214,7 @@ class NotebookPage:
         prompt = cell.locator(".jp-InputArea .jp-InputPrompt")
         for _ in range(5):
             self.accept_kernel_choice()
+            self.keep_this_version()
             dialog = self.page.locator(".jp-Dialog")
             if dialog.count():
                 raise AssertionError(f"a dialog is open: {dialog.inner_text()!r}")
@@ -249,7 +259,10 @@ class NotebookPage:
         while self.saved_at() == before:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name} was not saved within {timeout_s} s")
+            self.keep_this_version()
             time.sleep(0.2)
+        self.page.wait_for_timeout(300)  # an overlapping save answers a moment later
+        self.keep_this_version()
 
     def shot(self, name: str, target: Any = None) -> Path:
         """A screenshot into out/browser/ for people to look at: one element, or the window."""

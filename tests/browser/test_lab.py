@@ -320,6 +320,7 @@ def test_the_forms_typed_into_keep_every_secret_out_of_saved_files(lab: JupyterL
     # Saved by Ctrl+S, then by Lab's own autosave with no key pressed.
     nb.save()
     before = nb.saved_at()
+    nb.keep_this_version()
     nb.cell(1).locator(".jp-InputArea").click()
     page.keyboard.type("# edited ")  # a change Lab itself saves
     nb.wait_for_save(before, timeout_s=AUTOSAVE_INTERVAL_S * 5)
