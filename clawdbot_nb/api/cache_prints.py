@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -282,61 +282,12 @@ class RequestPrint:
             return self
         blocks, previous = [], 0
         for block, count in zip(self.blocks, counts, strict=True):
-            blocks.append(_replace_counts(block, count - previous, count))
+            blocks.append(replace(block, tokens=count - previous, cumulative_tokens=count))
             previous = count
-        return RequestPrint(
-            self.model,
-            tuple(blocks),
-            self.breakpoints,
-            self.system_settings,
-            self.message_settings,
-            self.last_turn_start,
-            total,
-        )
+        return replace(self, blocks=tuple(blocks), total_tokens=total)
 
     def without_marks(self) -> RequestPrint:
-        blocks = tuple(_replace_text(b, b.text.without_marks()) for b in self.blocks)
-        return RequestPrint(
-            self.model,
-            blocks,
-            self.breakpoints,
-            self.system_settings,
-            self.message_settings,
-            self.last_turn_start,
-            self.total_tokens,
-        )
-
-
-def _replace_counts(block: BlockPrint, tokens: int, cumulative: int) -> BlockPrint:
-    return BlockPrint(
-        block.position,
-        block.section,
-        block.path,
-        block.kind,
-        block.location,
-        block.area,
-        block.digest,
-        block.prefix,
-        tokens,
-        cumulative,
-        block.text,
-    )
-
-
-def _replace_text(block: BlockPrint, text: TextPrint) -> BlockPrint:
-    return BlockPrint(
-        block.position,
-        block.section,
-        block.path,
-        block.kind,
-        block.location,
-        block.area,
-        block.digest,
-        block.prefix,
-        block.tokens,
-        block.cumulative_tokens,
-        text,
-    )
+        return replace(self, blocks=tuple(replace(b, text=b.text.without_marks()) for b in self.blocks))
 
 
 def _is_web_search(tool: Any) -> bool:
