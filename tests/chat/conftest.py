@@ -1,50 +1,14 @@
-"""Fixtures for conversations: a simulator, an agent with the demo key, workspaces on it."""
+"""Fixtures for conversations: the cache tests' simulator, agent with the demo key, and
+workspaces on it (a second `make_workspace()` stands for a restarted kernel: same state dir,
+same ledger file)."""
 
 from __future__ import annotations
 
-import pytest
-
-from clawdbot_nb import sim
-from clawdbot_nb.api.workspace import Workspace
-from clawdbot_nb.state import onboarding
-from clawdbot_nb.state.agent import AgentState
+from tests.cache.conftest import agent, make_workspace, simulator, workspace  # noqa: F401 (fixtures)
 
 #: A document well above the 512-token minimum of the default model: about 1,250 tokens as the
 #: simulator counts it (its position), so a turn that caches it writes over 1,000.
 DOCUMENT = "The contract limits liability to direct damages and excludes lost profits. " * 80
-
-
-@pytest.fixture
-def simulator() -> sim.Simulator:
-    return sim.Simulator()
-
-
-@pytest.fixture
-def agent(state_dir) -> AgentState:
-    agent = AgentState.resolve()
-    onboarding.save_api_key(agent, sim.DEMO_API_KEY)
-    return agent
-
-
-@pytest.fixture
-def make_workspace(simulator, agent):
-    """`make_workspace(**options)`: a workspace of the test's agent on the simulator (a new one
-    stands for a restarted kernel: same state dir, same ledger file)."""
-    made: list[Workspace] = []
-
-    def make(**options) -> Workspace:
-        workspace = Workspace.simulated(simulator, agent=agent, **options)
-        made.append(workspace)
-        return workspace
-
-    yield make
-    for workspace in made:
-        workspace.close()
-
-
-@pytest.fixture
-def workspace(make_workspace) -> Workspace:
-    return make_workspace()
 
 
 def sent_texts(reply) -> list[tuple[str, str]]:
